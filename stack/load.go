@@ -1,0 +1,309 @@
+package stack
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Problem is one thing wrong with stack.yaml, located by file, line and field.
+type Problem struct {
+	// File is the stack.yaml path.
+	File string
+	// Line and Column are 1-based; 0 when unknown.
+	Line, Column int
+	// Field is the path of the field, e.g. alerts[2].threshold.
+	Field string
+	// Message says what is wrong and, where possible, how to fix it.
+	Message string
+}
+
+// String formats the problem as FILE:LINE:COL: FIELD: MESSAGE.
+func (p Problem) String() string {
+	var b strings.Builder
+	b.WriteString(p.File)
+	if p.Line > 0 {
+		fmt.Fprintf(&b, ":%d:%d", p.Line, p.Column)
+	}
+	b.WriteString(": ")
+	if p.Field != "" {
+		b.WriteString(p.Field)
+		b.WriteString(": ")
+	}
+	b.WriteString(p.Message)
+	return b.String()
+}
+
+// Problems is every problem found in a stack.yaml; it is the error Load returns.
+type Problems []Problem
+
+// Error lists every problem, one per line.
+func (ps Problems) Error() string {
+	lines := make([]string, len(ps))
+	for i, p := range ps {
+		lines[i] = p.String()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Load reads, defaults and validates the stack.yaml at path. A non-nil error
+// is a Problems listing everything wrong, or an I/O error.
+func Load(path string) (*Stack, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read stack file: %w", err)
+	}
+	return Parse(data, path)
+}
+
+// Parse decodes stack.yaml bytes; file names the source in problems and
+// anchors relative paths.
+func Parse(data []byte, file string) (*Stack, error) {
+	var root yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&root); err != nil {
+		return nil, Problems{syntaxProblem(file, err)}
+	}
+	doc := &root
+	if doc.Kind == yaml.DocumentNode && len(doc.Content) > 0 {
+		doc = doc.Content[0]
+	}
+	if doc.Kind != yaml.MappingNode {
+		return nil, Problems{{File: file, Line: doc.Line, Column: doc.Column, Message: "stack.yaml must be a mapping with at least name: and models: (run 'stackgen init' for a starter)"}}
+	}
+	pos := positions{}
+	var probs Problems
+	walk(doc, reflect.TypeOf(Stack{}), "", pos, &probs, file)
+
+	var s Stack
+	if err := doc.Decode(&s); err != nil {
+		probs = append(probs, typeProblems(file, err, pos)...)
+	}
+	s.File = file
+	s.ApplyDefaults()
+	// Validate even when the structure had problems, so one run lists them
+	// all; skip checks on fields that already failed to decode.
+	bad := map[string]bool{}
+	for _, p := range probs {
+		bad[p.Field] = true
+	}
+	for _, p := range s.validate(pos) {
+		if !bad[p.Field] {
+			p.File = file
+			probs = append(probs, p)
+		}
+	}
+	if len(probs) > 0 {
+		sortProblems(probs)
+		return nil, probs
+	}
+	return &s, nil
+}
+
+func sortProblems(ps Problems) {
+	sort.SliceStable(ps, func(i, j int) bool {
+		if ps[i].Line != ps[j].Line {
+			return ps[i].Line < ps[j].Line
+		}
+		return ps[i].Column < ps[j].Column
+	})
+}
+
+var yamlLineRE = regexp.MustCompile(`line (\d+):?\s*`)
+
+func syntaxProblem(file string, err error) Problem {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	p := Problem{File: file, Message: "invalid YAML: " + msg}
+	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+		p.Line, _ = strconv.Atoi(m[1])
+		p.Column = 1
+		p.Message = "invalid YAML: " + strings.Replace(msg, m[0], "", 1)
+	}
+	if errors.Is(err, errEOF) || strings.Contains(msg, "EOF") {
+		p.Message = "the file is empty; write at least name: and models: (run 'stackgen init' for a starter)"
+	}
+	return p
+}
+
+var errEOF = errors.New("EOF")
+
+// typeProblems turns yaml.v3's type errors into located problems.
+func typeProblems(file string, err error, pos positions) Problems {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return Problems{{File: file, Message: err.Error()}}
+	}
+	var out Problems
+	for _, e := range te.Errors {
+		p := Problem{File: file, Message: e}
+		if m := yamlLineRE.FindStringSubmatch(e); m != nil {
+			p.Line, _ = strconv.Atoi(m[1])
+			p.Message = strings.Replace(e, m[0], "", 1)
+			p.Field, p.Column = pos.fieldAtLine(p.Line)
+		}
+		p.Message = strings.ReplaceAll(p.Message, "cannot unmarshal", "cannot use")
+		out = append(out, p)
+	}
+	return out
+}
+
+// position is where a field's key (or a list item) stands in the file.
+type position struct{ line, col int }
+
+// positions maps field paths (models[0].kind) to their place in the file.
+type positions map[string]position
+
+// lookup returns the position of path, or of its nearest present parent.
+func (p positions) lookup(path string) (int, int) {
+	for path != "" {
+		if v, ok := p[path]; ok {
+			return v.line, v.col
+		}
+		i := strings.LastIndexAny(path, ".[")
+		if i < 0 {
+			break
+		}
+		path = path[:i]
+	}
+	return 0, 0
+}
+
+// fieldAtLine returns the deepest field whose key stands on line.
+func (p positions) fieldAtLine(line int) (string, int) {
+	best, col := "", 0
+	for k, v := range p {
+		if v.line == line && len(k) > len(best) {
+			best, col = k, v.col
+		}
+	}
+	return best, col
+}
+
+var durationType = reflect.TypeOf(Duration(0))
+
+// walk records the position of every key and reports unknown keys with a
+// "did you mean" hint, following the Go type the node decodes into.
+func walk(n *yaml.Node, t reflect.Type, path string, pos positions, probs *Problems, file string) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	switch {
+	case t == durationType:
+		return
+	case t.Kind() == reflect.Struct && n.Kind == yaml.MappingNode:
+		fields := yamlFields(t)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			child := join(path, k.Value)
+			f, ok := fields[k.Value]
+			if !ok {
+				msg := fmt.Sprintf("unknown field %q", k.Value)
+				if s := suggest(k.Value, keys(fields)); s != "" {
+					msg += fmt.Sprintf("; did you mean %q?", s)
+				} else {
+					msg += fmt.Sprintf("; known fields here: %s", strings.Join(keys(fields), ", "))
+				}
+				*probs = append(*probs, Problem{File: file, Line: k.Line, Column: k.Column, Field: child, Message: msg})
+				continue
+			}
+			pos[child] = position{k.Line, k.Column}
+			walk(v, f.Type, child, pos, probs, file)
+		}
+	case t.Kind() == reflect.Slice && n.Kind == yaml.SequenceNode:
+		for i, item := range n.Content {
+			child := fmt.Sprintf("%s[%d]", path, i)
+			pos[child] = position{item.Line, item.Column}
+			walk(item, t.Elem(), child, pos, probs, file)
+		}
+	case t.Kind() == reflect.Map && n.Kind == yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			child := join(path, k.Value)
+			pos[child] = position{k.Line, k.Column}
+			walk(n.Content[i+1], t.Elem(), child, pos, probs, file)
+		}
+	}
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// yamlFields maps yaml keys to struct fields.
+func yamlFields(t reflect.Type) map[string]reflect.StructField {
+	out := map[string]reflect.StructField{}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "-" || !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		out[name] = f
+	}
+	return out
+}
+
+func keys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// suggest returns the candidate closest to s, if it is close enough to be a typo.
+func suggest(s string, candidates []string) string {
+	best, bestD := "", -1
+	for _, c := range candidates {
+		d := levenshtein(strings.ToLower(s), c)
+		if bestD < 0 || d < bestD {
+			best, bestD = c, d
+		}
+	}
+	limit := len(s) / 3
+	if limit < 2 {
+		limit = 2
+	}
+	if bestD >= 0 && bestD <= limit {
+		return best
+	}
+	return ""
+}
+
+func levenshtein(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
