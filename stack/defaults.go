@@ -192,6 +192,9 @@ func (m *Model) applyDefaults(exporterPort int) {
 			m.MetricsPath = TFServingMetricsPath
 		}
 	}
+	if m.Kind == KindRemote && m.Protocol == ProtocolTFServing && m.MetricsPath == "" {
+		m.MetricsPath = TFServingMetricsPath
+	}
 	switch m.Protocol {
 	case ProtocolMLflow:
 		if m.PredictPath == "" {

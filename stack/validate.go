@@ -443,4 +443,3 @@ func (v *validator) ports(s *Stack) {
 		first[u.port] = u.field
 	}
 }
-

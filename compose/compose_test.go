@@ -1,0 +1,235 @@
+package compose
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/compose-spec/compose-go/v2/loader"
+	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/stackgen/stackgen/stack"
+)
+
+func mustStack(t *testing.T, dir, src string) *stack.Stack {
+	t.Helper()
+	path := filepath.Join(dir, "stack.yaml")
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := stack.Load(path)
+	if err != nil {
+		t.Fatalf("load stack: %v", err)
+	}
+	return s
+}
+
+// load renders s into dir/deploy and loads it back with compose-go's loader.
+func load(t *testing.T, s *stack.Stack, dir string) (*types.Project, string) {
+	t.Helper()
+	out := filepath.Join(dir, "deploy")
+	files, err := Render(s, out)
+	if err != nil {
+		t.Fatalf("render: %v", err)
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(out, FileName)
+	if err := os.WriteFile(path, files[FileName], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := loader.LoadWithContext(context.Background(), types.ConfigDetails{
+		WorkingDir:  out,
+		ConfigFiles: []types.ConfigFile{{Filename: path}},
+		Environment: types.Mapping{EnvGrafanaAdminPass: "x", EnvSMTPPassword: "y"},
+	})
+	if err != nil {
+		t.Fatalf("compose-go cannot load the rendered file: %v\n%s", err, files[FileName])
+	}
+	return p, string(files[FileName])
+}
+
+const demo = `
+name: demo
+models:
+  - name: demo
+    kind: demo
+    environment:
+      GREETING: "costs $5"
+`
+
+func TestRoundTripThroughComposeLoader(t *testing.T) {
+	tests := []struct {
+		name     string
+		src      string
+		services []string
+		check    func(t *testing.T, p *types.Project, raw string)
+	}{
+		{
+			name:     "demo with grafana and local mail",
+			src:      demo,
+			services: []string{"demo", "demo-exporter", "grafana", "mailcatcher", "prometheus"},
+			check: func(t *testing.T, p *types.Project, raw string) {
+				exp := p.Services["demo-exporter"]
+				if d := exp.DependsOn["demo"]; d.Condition != types.ServiceConditionHealthy || !d.Required {
+					t.Errorf("exporter depends_on demo = %+v, want service_healthy, required", d)
+				}
+				if exp.HealthCheck == nil || !strings.Contains(strings.Join(exp.HealthCheck.Test, " "), "/readyz") {
+					t.Errorf("exporter healthcheck = %+v", exp.HealthCheck)
+				}
+				if got := *p.Services["demo"].Environment["GREETING"]; got != "costs $5" {
+					t.Errorf("$ not escaped: loader read %q", got)
+				}
+				if _, ok := p.Volumes[VolumePrometheus]; !ok {
+					t.Errorf("no %s volume", VolumePrometheus)
+				}
+				g := p.Services["grafana"]
+				if g.Environment["GF_SMTP_HOST"] == nil || *g.Environment["GF_SMTP_HOST"] != "mailcatcher:1025" {
+					t.Errorf("grafana SMTP host = %v", g.Environment["GF_SMTP_HOST"])
+				}
+				if p.Secrets[SecretGrafanaAdmin].Environment != EnvGrafanaAdminPass {
+					t.Errorf("grafana admin secret = %+v", p.Secrets[SecretGrafanaAdmin])
+				}
+			},
+		},
+		{
+			name: "tfserving with alertmanager and external smtp",
+			src: `
+name: tf
+models:
+  - name: diabetes
+    kind: tfserving
+    model_name: diabetes-prediction
+    model_base_path: ./models/diabetes-prediction
+alerting:
+  engine: prometheus
+grafana:
+  enabled: false
+smtp:
+  host: smtp.example.com:587
+  user: me@example.com
+  from_address: me@example.com
+  recipients: [ops@example.com]
+`,
+			services: []string{"alertmanager", "diabetes", "diabetes-exporter", "prometheus"},
+			check: func(t *testing.T, p *types.Project, raw string) {
+				tf := p.Services["diabetes"]
+				if tf.Environment["MODEL_NAME"] == nil || *tf.Environment["MODEL_NAME"] != "diabetes-prediction" {
+					t.Errorf("MODEL_NAME = %v", tf.Environment["MODEL_NAME"])
+				}
+				var mounted bool
+				for _, v := range tf.Volumes {
+					if v.Target == "/models/diabetes-prediction" && v.ReadOnly {
+						mounted = true
+					}
+				}
+				if !mounted {
+					t.Errorf("model folder not mounted read-only: %+v", tf.Volumes)
+				}
+				if p.Secrets[SecretSMTPPassword].Environment != EnvSMTPPassword {
+					t.Errorf("smtp secret = %+v", p.Secrets[SecretSMTPPassword])
+				}
+				if len(p.Services["alertmanager"].Secrets) != 1 {
+					t.Errorf("alertmanager has no smtp secret")
+				}
+			},
+		},
+		{
+			name: "remote model has only an exporter",
+			src: `
+name: remote
+bind_address: 0.0.0.0
+models:
+  - name: far
+    kind: remote
+    url: https://model.example.com
+    model_name: diabetes-prediction
+grafana: {enabled: false}
+alerting: {engine: prometheus}
+smtp: {mode: off}
+`,
+			services: []string{"alertmanager", "far-exporter", "prometheus"},
+			check: func(t *testing.T, p *types.Project, raw string) {
+				if len(p.Services["far-exporter"].DependsOn) != 0 {
+					t.Errorf("remote exporter depends on %v", p.Services["far-exporter"].DependsOn)
+				}
+				if ip := p.Services["prometheus"].Ports[0].HostIP; ip != "0.0.0.0" {
+					t.Errorf("bind address = %q, want 0.0.0.0 as asked", ip)
+				}
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.MkdirAll(filepath.Join(dir, "models/diabetes-prediction"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			s := mustStack(t, dir, tt.src)
+			p, raw := load(t, s, dir)
+			if got := strings.Join(p.ServiceNames(), ","); got != strings.Join(tt.services, ",") {
+				t.Errorf("services = %s, want %s", got, strings.Join(tt.services, ","))
+			}
+			for name, svc := range p.Services {
+				for _, port := range svc.Ports {
+					if s.BindAddress == "127.0.0.1" && port.HostIP != "127.0.0.1" {
+						t.Errorf("%s publishes %s on %q, want 127.0.0.1", name, port.Published, port.HostIP)
+					}
+				}
+				if svc.Image == "" {
+					t.Errorf("%s has no image", name)
+				} else if !strings.Contains(svc.Image, ":") {
+					t.Errorf("%s image %q has no tag", name, svc.Image)
+				}
+				if svc.Restart == "" {
+					t.Errorf("%s has no restart policy", name)
+				}
+			}
+			if p.Name != s.Name {
+				t.Errorf("project name = %q", p.Name)
+			}
+			tt.check(t, p, raw)
+		})
+	}
+}
+
+func TestSecretsNeverRendered(t *testing.T) {
+	t.Setenv(EnvSMTPPassword, "hunter2-smtp")
+	t.Setenv(EnvGrafanaAdminPass, "hunter2-admin")
+	dir := t.TempDir()
+	s := mustStack(t, dir, `
+name: s
+models: [{name: m, kind: demo}]
+smtp: {host: "smtp.example.com:587", user: u@example.com, from_address: u@example.com, recipients: [a@example.com]}
+`)
+	files, err := Render(s, filepath.Join(dir, "deploy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range []string{"hunter2-smtp", "hunter2-admin"} {
+		if strings.Contains(string(files[FileName]), secret) {
+			t.Errorf("compose.yaml contains the secret %q", secret)
+		}
+	}
+}
+
+func TestDeterministic(t *testing.T) {
+	dir := t.TempDir()
+	s := mustStack(t, dir, demo)
+	a, err := Render(s, filepath.Join(dir, "deploy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 5; i++ {
+		b, err := Render(s, filepath.Join(dir, "deploy"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(a[FileName]) != string(b[FileName]) {
+			t.Fatal("two renders of the same stack differ")
+		}
+	}
+}
