@@ -123,7 +123,17 @@ func Build(s *stack.Stack) Config {
 			continue
 		}
 		if m.Replicas > 1 {
-			local.DNSSDConfigs = append(local.DNSSDConfigs, DNSSDConfig{Names: []string{m.ServiceName()}, Type: "A", Port: m.Port})
+			// Every replica through Docker's DNS, in a job of its own since
+			// dns_sd_configs carry no labels; relabelling restores job and model.
+			remotes = append(remotes, ScrapeConfig{
+				JobName:      ModelServerJob + "_" + m.Name,
+				MetricsPath:  m.MetricsPath,
+				DNSSDConfigs: []DNSSDConfig{{Names: []string{m.ServiceName()}, Type: "A", Port: m.Port}},
+				RelabelConfigs: []RelabelConfig{
+					{TargetLabel: "job", Replacement: ModelServerJob},
+					{TargetLabel: ModelLabel, Replacement: m.Name},
+				},
+			})
 			continue
 		}
 		local.StaticConfigs = append(local.StaticConfigs, StaticConfig{
@@ -131,7 +141,7 @@ func Build(s *stack.Stack) Config {
 			Labels:  labels,
 		})
 	}
-	if len(local.StaticConfigs)+len(local.DNSSDConfigs) > 0 {
+	if len(local.StaticConfigs) > 0 {
 		c.ScrapeConfigs = append(c.ScrapeConfigs, local)
 	}
 	c.ScrapeConfigs = append(c.ScrapeConfigs, remotes...)

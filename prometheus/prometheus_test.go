@@ -67,7 +67,8 @@ func TestPrometheusAcceptsConfig(t *testing.T) {
 	}{
 		{"prometheus", "/metrics", "http", 1},
 		{"ml_model_exporter", "/metrics", "http", 1},
-		{ModelServerJob, stack.TFServingMetricsPath, "http", 2},
+		{ModelServerJob, stack.TFServingMetricsPath, "http", 1},
+		{ModelServerJob + "_tf", stack.TFServingMetricsPath, "http", 1},
 		{ModelServerJob + "_far", stack.TFServingMetricsPath, "https", 1},
 	}
 	for _, tt := range tests {
@@ -85,6 +86,9 @@ func TestPrometheusAcceptsConfig(t *testing.T) {
 	}
 	if len(cfg.AlertingConfig.AlertmanagerConfigs) != 1 {
 		t.Errorf("alertmanagers = %d, want 1", len(cfg.AlertingConfig.AlertmanagerConfigs))
+	}
+	if rc := jobs[ModelServerJob+"_tf"].RelabelConfigs; len(rc) != 2 || rc[1].TargetLabel != "model" || rc[1].Replacement != "tf" {
+		t.Errorf("replicated model server lacks the model label: %+v", rc)
 	}
 	if !jobs[ModelServerJob+"_far"].HTTPClientConfig.TLSConfig.InsecureSkipVerify {
 		t.Error("tls_skip_verify not rendered for the remote model")

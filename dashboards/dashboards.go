@@ -1,0 +1,494 @@
+// Package dashboards builds a stack's Grafana dashboards: one per model
+// (grafana/dashboards/<model>.json) and an overview of all models
+// (grafana/dashboards/_overview.json).
+//
+// A model's dashboard carries the panels of the seed stacks stackgen
+// replaces: seed 000's exporter panels (RPS, p95 latency, CPU, RAM MB, target
+// health, open FDs, threads) with their exact queries plus a model="<name>"
+// matcher, error ratios, in-flight requests, upstream failures and
+// predictions; and, for models whose server exports TF Serving metrics, seed
+// 002's panels (total requests, by status, RPS, errors, error ratio, average
+// and p95/p99 latency in ms). The overview carries seed 000's queries
+// verbatim (job matcher only), one series per model.
+//
+// Dashboards are built on github.com/grafana-tools/sdk types, extended where
+// the frozen sdk falls short (see model.go), and marshalled deterministically.
+package dashboards
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path"
+	"regexp"
+
+	"github.com/grafana-tools/sdk"
+
+	"github.com/stackgen/stackgen/prometheus"
+	"github.com/stackgen/stackgen/stack"
+)
+
+// Dir is the folder of the dashboard files, relative to the deploy folder.
+const Dir = "grafana/dashboards"
+
+// OverviewFile is the overview dashboard's file. Model names cannot start
+// with '_', so it never collides with a model's file.
+const OverviewFile = Dir + "/_overview.json"
+
+// SchemaVersion is the dashboard JSON schema version the dashboards are
+// written in (Grafana 10.4/11). Newer Grafana migrates them on load; the JSON
+// already has what the later migrations (40: string refresh, 41: no
+// timepicker.time_options) produce.
+const SchemaVersion = 39
+
+// Refresh is the dashboards' auto-refresh interval.
+const Refresh = "10s"
+
+// MaxUIDLength is the longest dashboard uid Grafana accepts.
+const MaxUIDLength = 40
+
+// gridWidth is the width of Grafana's dashboard grid.
+const gridWidth = 24
+
+// ModelFile is the dashboard file of model m, relative to the deploy folder.
+func ModelFile(m stack.Model) string { return path.Join(Dir, m.Name+".json") }
+
+// ModelUID is the stable uid of model m's dashboard in stack s:
+// "<stack>-<model>" when that fits Grafana's uid rules, else a prefix of it
+// and a hash of both names.
+func ModelUID(s *stack.Stack, m stack.Model) string { return uid("model", s.Name, m.Name) }
+
+// OverviewUID is the stable uid of stack s's overview dashboard:
+// "<stack>--overview" (a model uid never has "--" after the stack name,
+// since model names start with a letter or digit).
+func OverviewUID(s *stack.Stack) string { return uid("overview", s.Name, "-overview") }
+
+var (
+	uidRE     = regexp.MustCompile(`^[a-zA-Z0-9_-]+$`)
+	uidBadRun = regexp.MustCompile(`[^a-zA-Z0-9_-]+`)
+)
+
+// uid joins stack and name into a Grafana dashboard uid ([a-zA-Z0-9_-], at
+// most 40 characters). Names that do not fit are shortened and made unique
+// with a hash of kind, stack and name.
+func uid(kind, stackName, name string) string {
+	u := stackName + "-" + name
+	if len(u) <= MaxUIDLength && uidRE.MatchString(u) {
+		return u
+	}
+	sum := sha256.Sum256([]byte(kind + "\x00" + stackName + "\x00" + name))
+	h := hex.EncodeToString(sum[:])[:10]
+	p := uidBadRun.ReplaceAllString(u, "_")
+	if maxPrefix := MaxUIDLength - len(h) - 1; len(p) > maxPrefix {
+		p = p[:maxPrefix]
+	}
+	return p + "-" + h
+}
+
+// Build returns the dashboards of s keyed by path relative to the deploy
+// folder: ModelFile(m) for every model and OverviewFile. The same stack
+// always gives the same bytes.
+func Build(s *stack.Stack) (map[string][]byte, error) {
+	if s == nil {
+		return nil, errors.New("dashboards: nil stack")
+	}
+	if len(s.Models) == 0 {
+		return nil, fmt.Errorf("dashboards: stack %q has no models", s.Name)
+	}
+	out := make(map[string][]byte, len(s.Models)+1)
+	uids := map[string]string{}
+	add := func(file, uid string, d *dashboard) error {
+		if prev, ok := uids[uid]; ok {
+			return fmt.Errorf("dashboards: %s and %s would share uid %q", prev, file, uid)
+		}
+		if _, ok := out[file]; ok {
+			return fmt.Errorf("dashboards: two dashboards would be written to %s", file)
+		}
+		data, err := marshal(d)
+		if err != nil {
+			return fmt.Errorf("dashboards: marshal %s: %w", file, err)
+		}
+		uids[uid] = file
+		out[file] = data
+		return nil
+	}
+	for _, m := range s.Models {
+		d, err := modelDashboard(s, m)
+		if err != nil {
+			return nil, fmt.Errorf("dashboards: model %q: %w", m.Name, err)
+		}
+		if err := add(ModelFile(m), d.UID, d); err != nil {
+			return nil, err
+		}
+	}
+	d := overviewDashboard(s)
+	if err := add(OverviewFile, d.UID, d); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// marshal writes d as indented JSON, leaving <, > and & unescaped so that
+// PromQL comparisons stay readable.
+func marshal(d *dashboard) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(d); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// newDashboard returns an empty dashboard with stackgen's settings. It does
+// not use sdk.NewBoard, which assigns ids from a package-global counter.
+func newDashboard(s *stack.Stack, uid, title, description string, tags ...string) *dashboard {
+	d := &dashboard{
+		Board: sdk.Board{
+			UID:           uid,
+			Title:         title,
+			Style:         "dark",
+			Timezone:      "browser",
+			Editable:      true,
+			GraphTooltip:  1, // shared crosshair
+			SchemaVersion: SchemaVersion,
+			Refresh:       &sdk.BoolString{Value: Refresh},
+			Time:          sdk.Time{From: "now-1h", To: "now"},
+			Templating:    sdk.Templating{List: []sdk.TemplateVar{}},
+			Links: []sdk.Link{{
+				Title:      s.Name + " dashboards",
+				Type:       "dashboards",
+				Tags:       []string{"stackgen", s.Name},
+				AsDropdown: boolp(true),
+				KeepTime:   boolp(true),
+			}},
+		},
+		Description: description,
+		Panels:      []gridItem{},
+		Timepicker:  timepicker{RefreshIntervals: []string{"5s", "10s", "30s", "1m", "5m", "15m", "30m", "1h"}},
+	}
+	d.Annotations.List = []sdk.Annotation{}
+	d.AddTags(append([]string{"stackgen", s.Name}, tags...)...)
+	return d
+}
+
+func boolp(b bool) *bool        { return &b }
+func intp(i int) *int           { return &i }
+func floatp(f float64) *float64 { return &f }
+
+// layout places panels left to right on Grafana's 24-column grid, wrapping
+// to a new line when a panel does not fit, and numbers them from 1.
+type layout struct {
+	d     *dashboard
+	ds    datasourceRef
+	id    uint
+	x, y  int
+	lineH int
+}
+
+func newLayout(d *dashboard) *layout {
+	return &layout{d: d, ds: datasourceRef{Type: "prometheus", UID: stack.GrafanaDatasourceUID}}
+}
+
+// place assigns the next id and a grid position of w×h to p.
+func (l *layout) place(p *sdk.CommonPanel, w, h int) {
+	if l.x+w > gridWidth {
+		l.newline()
+	}
+	l.id++
+	p.ID = l.id
+	p.GridPos.X, p.GridPos.Y, p.GridPos.W, p.GridPos.H = intp(l.x), intp(l.y), intp(w), intp(h)
+	l.x += w
+	l.lineH = max(l.lineH, h)
+}
+
+func (l *layout) newline() {
+	l.y += l.lineH
+	l.x, l.lineH = 0, 0
+}
+
+// row starts a new line with a full-width row header.
+func (l *layout) row(title string) {
+	if l.x > 0 {
+		l.newline()
+	}
+	r := &rowPanel{CommonPanel: sdk.CommonPanel{Title: title, Type: "row", Datasource: l.ds}, Panels: []gridItem{}}
+	l.place(&r.CommonPanel, gridWidth, 1)
+	l.newline()
+	l.d.Panels = append(l.d.Panels, r)
+}
+
+// series is one query of a panel and its legend.
+type series struct {
+	expr, legend string
+}
+
+// level is a threshold step: from value at on, the color applies.
+type level struct {
+	at    float64
+	color string
+}
+
+// spec describes a panel before it is placed.
+type spec struct {
+	title, description string
+	unit               string
+	decimals           *int
+	min, max           *float64
+	// base is the color below the first level (default green).
+	base     string
+	levels   []level
+	mappings []valueMapping
+	queries  []series
+	w, h     int
+}
+
+// timeseries adds a timeseries panel.
+func (l *layout) timeseries(sp spec) {
+	p := l.viz(sp, &timeseriesOptions{
+		Legend: legendOptions{
+			TimeseriesLegendOptions: sdk.TimeseriesLegendOptions{Calcs: []string{}, DisplayMode: "list", Placement: "bottom"},
+			ShowLegend:              true,
+		},
+		Tooltip: tooltipOptions{TimeseriesTooltipOptions: sdk.TimeseriesTooltipOptions{Mode: "multi"}, Sort: "desc"},
+	})
+	p.FieldConfig.Defaults.Color = sdk.FieldConfigColor{Mode: "palette-classic"}
+	p.FieldConfig.Defaults.Custom = &timeseriesCustom{
+		DrawStyle:         "line",
+		LineInterpolation: "linear",
+		LineWidth:         1,
+		FillOpacity:       10,
+		ShowPoints:        "never",
+		AxisSoftMin:       floatp(0),
+	}
+}
+
+// stat adds a stat panel showing the last value, colored by thresholds.
+func (l *layout) stat(sp spec) {
+	p := l.viz(sp, &statOptions{
+		ReduceOptions: reduceOptions{Calcs: []string{"lastNotNull"}, Fields: ""},
+		Orientation:   "auto",
+		TextMode:      "auto",
+		ColorMode:     "value",
+		GraphMode:     "area",
+		JustifyMode:   "auto",
+	})
+	p.FieldConfig.Defaults.Color = sdk.FieldConfigColor{Mode: "thresholds"}
+}
+
+func (l *layout) viz(sp spec, opts panelOptions) *vizPanel {
+	p := &vizPanel{
+		CommonPanel: sdk.CommonPanel{Title: sp.title, Type: opts.panelType(), Datasource: l.ds},
+		Targets:     make([]query, len(sp.queries)),
+		Options:     opts,
+		FieldConfig: fieldConfig{Overrides: []override{}},
+	}
+	if sp.description != "" {
+		p.Description = &sp.description
+	}
+	for i, q := range sp.queries {
+		p.Targets[i] = query{
+			Target: sdk.Target{
+				RefID:        string(rune('A' + i)),
+				Datasource:   l.ds,
+				Expr:         q.expr,
+				LegendFormat: q.legend,
+			},
+			Range:      true,
+			EditorMode: "code",
+		}
+	}
+	base := sp.base
+	if base == "" {
+		base = "green"
+	}
+	steps := []sdk.ThresholdStep{{Color: base}} // first step: value null (-Infinity)
+	for _, lv := range sp.levels {
+		steps = append(steps, sdk.ThresholdStep{Color: lv.color, Value: floatp(lv.at)})
+	}
+	mappings := sp.mappings
+	if mappings == nil {
+		mappings = []valueMapping{}
+	}
+	p.FieldConfig.Defaults = fieldDefaults{
+		Unit:       sp.unit,
+		Decimals:   sp.decimals,
+		Min:        sp.min,
+		Max:        sp.max,
+		Thresholds: sdk.Thresholds{Mode: "absolute", Steps: steps},
+		Mappings:   mappings,
+	}
+	l.place(&p.CommonPanel, sp.w, sp.h)
+	l.d.Panels = append(l.d.Panels, p)
+	return p
+}
+
+// upMapping shows Prometheus' up metric as UP/DOWN.
+var upMapping = []valueMapping{{Type: "value", Options: map[string]mappingResult{
+	"0": {Text: "DOWN", Color: "red", Index: 0},
+	"1": {Text: "UP", Color: "green", Index: 1},
+}}}
+
+// Thresholds shared by the dashboards.
+var (
+	latencySecondsLevels = []level{{0.5, "yellow"}, {1, "red"}}
+	latencyMsLevels      = []level{{500, "yellow"}, {1000, "red"}}
+	errorRatioLevels     = []level{{0.01, "yellow"}, {0.05, "red"}}
+	cpuLevels            = []level{{0.7, "yellow"}, {0.9, "red"}}
+)
+
+// exporterSelector matches the exporter job, and one model's exporter when
+// model is not empty.
+func exporterSelector(s *stack.Stack, model string) selector {
+	sel := selector{eq("job", s.Prometheus.JobName)}
+	if model != "" {
+		sel = append(sel, eq(prometheus.ModelLabel, model))
+	}
+	return sel
+}
+
+func modelDashboard(s *stack.Stack, m stack.Model) (*dashboard, error) {
+	d := newDashboard(s, ModelUID(s, m),
+		fmt.Sprintf("%s / %s", s.Name, m.Name),
+		fmt.Sprintf("Model %q (%s) of stack %q: exporter proxy metrics (job %q)%s. Generated by stackgen from stack.yaml; edit stack.yaml and re-render instead of this file.",
+			m.Name, m.Kind, s.Name, s.Prometheus.JobName, tfNote(m)),
+		"model", m.Kind)
+	l := newLayout(d)
+	sel := exporterSelector(s, m.Name)
+	q := seed000(sel)
+	ratio := func(re string) string { return codeRatio(sel, re, "") }
+
+	l.row("Exporter: traffic and latency")
+	l.stat(spec{title: "Requests/s", unit: "reqps", min: floatp(0), queries: []series{{q.RPS, "requests/s"}}, w: 6, h: 4})
+	l.stat(spec{title: "P95 latency", unit: "s", min: floatp(0), levels: latencySecondsLevels, queries: []series{{q.P95, "p95"}}, w: 6, h: 4})
+	l.stat(spec{title: "5xx error ratio", unit: "percentunit", decimals: intp(2), min: floatp(0), max: floatp(1),
+		levels: errorRatioLevels, queries: []series{{ratio("5.."), "5xx"}}, w: 6, h: 4})
+	l.stat(spec{title: "Target health", description: "up: whether Prometheus can scrape the exporter.", unit: "short",
+		base: "red", levels: []level{{1, "green"}}, mappings: upMapping, queries: []series{{q.Up, "{{instance}}"}}, w: 6, h: 4})
+	l.timeseries(spec{title: "Requests/s (RPS)", unit: "reqps", min: floatp(0), queries: []series{{q.RPS, "requests/s"}}, w: 12, h: 8})
+	l.timeseries(spec{title: "Latency (P95)", unit: "s", min: floatp(0), queries: []series{
+		{q.P95, "p95"}, {latencyQuantile("0.5", sel), "p50"}, {latencyQuantile("0.99", sel), "p99"},
+	}, w: 12, h: 8})
+	l.timeseries(spec{title: "Error ratio", description: "Share of requests answered with 5xx and 4xx status codes (5m).",
+		unit: "percentunit", decimals: intp(2), min: floatp(0), max: floatp(1),
+		queries: []series{{ratio("5.."), "5xx"}, {ratio("4.."), "4xx"}}, w: 8, h: 8})
+	l.timeseries(spec{title: "Requests/s by route and code", unit: "reqps", min: floatp(0), queries: []series{
+		{fmt.Sprintf(`sum by (route, code) (rate(http_requests_total{%s}[1m]))`, sel), "{{route}} {{code}}"},
+	}, w: 8, h: 8})
+	l.timeseries(spec{title: "Requests in flight", unit: "short", min: floatp(0), queries: []series{
+		{fmt.Sprintf(`sum(http_requests_in_flight{%s})`, sel), "in flight"},
+	}, w: 8, h: 8})
+
+	l.row("Exporter: upstream model server and predictions")
+	l.timeseries(spec{title: "Upstream latency", description: "Time the model server took to answer forwarded requests.",
+		unit: "s", min: floatp(0), queries: []series{
+			{fmt.Sprintf(`histogram_quantile(0.95, sum by(le) (rate(upstream_request_duration_seconds_bucket{%s}[5m])))`, sel), "p95"},
+			{fmt.Sprintf(`histogram_quantile(0.5, sum by(le) (rate(upstream_request_duration_seconds_bucket{%s}[5m])))`, sel), "p50"},
+		}, w: 6, h: 8})
+	l.timeseries(spec{title: "Upstream failures/s by cause", description: "Forwarded requests with no valid answer: timeout, refused, bad_response.",
+		unit: "reqps", min: floatp(0), queries: []series{
+			{fmt.Sprintf(`sum by (cause) (rate(upstream_failures_total{%s}[5m]))`, sel), "{{cause}}"},
+		}, w: 6, h: 8})
+	l.timeseries(spec{title: "Predictions/s by class", unit: "short", min: floatp(0), queries: []series{
+		{fmt.Sprintf(`sum by (class) (rate(model_predictions_total{%s}[5m]))`, sel), "{{class}}"},
+	}, w: 6, h: 8})
+	l.timeseries(spec{title: "Rows per request", description: "Average input rows per inference request (5m).",
+		unit: "short", min: floatp(0), queries: []series{
+			{fmt.Sprintf(`sum(rate(model_request_rows_sum{%s}[5m])) / sum(rate(model_request_rows_count{%s}[5m]))`, sel, sel), "rows/request"},
+		}, w: 6, h: 8})
+
+	l.row("Exporter: process")
+	l.timeseries(spec{title: "CPU", description: "CPU seconds per second (1 = one core).", unit: "percentunit", min: floatp(0),
+		levels: cpuLevels, queries: []series{{q.CPU, "{{instance}}"}}, w: 6, h: 8})
+	l.timeseries(spec{title: "RAM (MB)", description: "Resident memory, 5m average.", unit: "decmbytes", decimals: intp(1), min: floatp(0),
+		queries: []series{{q.RAMMB, "{{instance}}"}}, w: 6, h: 8})
+	l.timeseries(spec{title: "Open file descriptors", unit: "short", min: floatp(0), queries: []series{{q.OpenFDs, "{{instance}}"}}, w: 6, h: 8})
+	l.timeseries(spec{title: "Threads", unit: "short", min: floatp(0), queries: []series{{q.Threads, "{{instance}}"}}, w: 6, h: 8})
+
+	if m.ExportsTFServingMetrics() {
+		if m.ModelName == "" {
+			return nil, errors.New("the model server exports TF Serving metrics but model_name is empty")
+		}
+		tfRow(l, m)
+	}
+	return d, nil
+}
+
+func tfNote(m stack.Model) string {
+	if !m.ExportsTFServingMetrics() {
+		return ""
+	}
+	return fmt.Sprintf(" and TF Serving metrics of model_name %q (job %q)", m.ModelName, prometheus.ModelServerJob)
+}
+
+// tfRow adds seed 002's TF Serving panels for model m.
+func tfRow(l *layout, m stack.Model) {
+	target := selector{eq("job", prometheus.ModelServerJob), eq(prometheus.ModelLabel, m.Name)}
+	t := seed002(target, target.with(eq("model_name", m.ModelName)))
+	l.row(fmt.Sprintf("TF Serving: %s (model server)", m.ModelName))
+	l.stat(spec{title: "Model server health", unit: "short", base: "red", levels: []level{{1, "green"}}, mappings: upMapping,
+		queries: []series{{t.Up, "{{instance}}"}}, w: 4, h: 4})
+	l.stat(spec{title: "Total requests", description: "Requests since the model server started.", unit: "short", min: floatp(0),
+		queries: []series{{t.Total, "total"}}, w: 4, h: 4})
+	l.stat(spec{title: "Requests/s", unit: "reqps", min: floatp(0), queries: []series{{t.RPSTotal, "requests/s"}}, w: 4, h: 4})
+	l.stat(spec{title: "Error ratio", unit: "percentunit", decimals: intp(2), min: floatp(0), max: floatp(1), levels: errorRatioLevels,
+		queries: []series{{t.ErrorRatio, "errors"}}, w: 4, h: 4})
+	l.stat(spec{title: "Average latency", description: "REST predict latency since start (sum/count).", unit: "ms", min: floatp(0),
+		levels: latencyMsLevels, queries: []series{{t.AvgLatencyMs, "{{instance}}"}}, w: 4, h: 4})
+	l.stat(spec{title: "P95 latency", unit: "ms", min: floatp(0), levels: latencyMsLevels, queries: []series{{t.P95Ms, "p95"}}, w: 4, h: 4})
+	l.timeseries(spec{title: "Requests by status", description: "Cumulative request count by status.", unit: "short", min: floatp(0),
+		queries: []series{{t.ByStatus, "{{status}}"}}, w: 12, h: 8})
+	l.timeseries(spec{title: "Requests/s (RPS)", unit: "reqps", min: floatp(0), queries: []series{
+		{t.RPS1m, "{{status}} [1m]"}, {t.RPS5m, "{{status}} [5m, smoother]"},
+	}, w: 12, h: 8})
+	l.timeseries(spec{title: "Errors/s", description: "Requests whose status is not OK.", unit: "reqps", min: floatp(0),
+		queries: []series{{t.ErrorsPerSec, "{{status}}"}}, w: 6, h: 8})
+	l.timeseries(spec{title: "Error ratio", unit: "percentunit", decimals: intp(2), min: floatp(0), max: floatp(1),
+		queries: []series{{t.ErrorRatio, "errors"}}, w: 6, h: 8})
+	l.timeseries(spec{title: "Average latency", unit: "ms", min: floatp(0), queries: []series{{t.AvgLatencyMs, "{{instance}}"}}, w: 6, h: 8})
+	l.timeseries(spec{title: "Latency (P95 / P99)", unit: "ms", min: floatp(0), queries: []series{
+		{t.P95Ms, "p95"}, {t.P99Ms, "p99"},
+	}, w: 6, h: 8})
+}
+
+// overviewDashboard shows every model of s side by side with seed 000's
+// queries as written in the seed (job matcher only), one series per model.
+func overviewDashboard(s *stack.Stack) *dashboard {
+	// Model names have no spaces, so this title never equals a model's
+	// (Grafana needs unique titles within the folder).
+	d := newDashboard(s, OverviewUID(s), s.Name+" / all models",
+		fmt.Sprintf("All models of stack %q (exporter job %q). Generated by stackgen from stack.yaml; edit stack.yaml and re-render instead of this file.",
+			s.Name, s.Prometheus.JobName),
+		"overview")
+	l := newLayout(d)
+	sel := exporterSelector(s, "")
+	q := seed000(sel)
+	byModel := "{{" + prometheus.ModelLabel + "}}"
+	l.stat(spec{title: "Requests/s (all models)", unit: "reqps", min: floatp(0), queries: []series{{q.RPS, "requests/s"}}, w: 6, h: 4})
+	l.stat(spec{title: "P95 latency (all models)", unit: "s", min: floatp(0), levels: latencySecondsLevels, queries: []series{{q.P95, "p95"}}, w: 6, h: 4})
+	l.stat(spec{title: "5xx error ratio (all models)", unit: "percentunit", decimals: intp(2), min: floatp(0), max: floatp(1),
+		levels: errorRatioLevels, queries: []series{{codeRatio(sel, "5..", ""), "5xx"}}, w: 6, h: 4})
+	l.stat(spec{title: "Exporters up", description: fmt.Sprintf("Exporters Prometheus can scrape, of %d.", len(s.Models)),
+		unit: "short", min: floatp(0), max: floatp(float64(len(s.Models))), base: "red",
+		levels:  []level{{float64(len(s.Models)), "green"}},
+		queries: []series{{fmt.Sprintf(`sum(up{%s})`, sel), "up"}}, w: 6, h: 4})
+	l.timeseries(spec{title: "Requests/s by model", unit: "reqps", min: floatp(0), queries: []series{
+		{fmt.Sprintf(`sum by (%s) (rate(http_requests_total{%s}[1m]))`, prometheus.ModelLabel, sel), byModel},
+	}, w: 12, h: 8})
+	l.timeseries(spec{title: "P95 latency by model", unit: "s", min: floatp(0), queries: []series{
+		{fmt.Sprintf(`histogram_quantile(0.95, sum by(le, %s) (rate(http_request_duration_seconds_bucket{%s}[5m])))`, prometheus.ModelLabel, sel), byModel},
+	}, w: 12, h: 8})
+	l.timeseries(spec{title: "5xx error ratio by model", unit: "percentunit", decimals: intp(2), min: floatp(0), max: floatp(1),
+		queries: []series{{codeRatio(sel, "5..", prometheus.ModelLabel), byModel}}, w: 12, h: 8})
+	l.timeseries(spec{title: "Target health", unit: "short", min: floatp(0), max: floatp(1), mappings: upMapping,
+		queries: []series{{q.Up, byModel}}, w: 12, h: 8})
+	l.timeseries(spec{title: "CPU", unit: "percentunit", min: floatp(0), levels: cpuLevels, queries: []series{{q.CPU, byModel}}, w: 6, h: 8})
+	l.timeseries(spec{title: "RAM (MB)", unit: "decmbytes", decimals: intp(1), min: floatp(0), queries: []series{{q.RAMMB, byModel}}, w: 6, h: 8})
+	l.timeseries(spec{title: "Open file descriptors", unit: "short", min: floatp(0), queries: []series{{q.OpenFDs, byModel}}, w: 6, h: 8})
+	l.timeseries(spec{title: "Threads", unit: "short", min: floatp(0), queries: []series{{q.Threads, byModel}}, w: 6, h: 8})
+	return d
+}
