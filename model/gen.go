@@ -1,0 +1,27 @@
+//go:build ignore
+
+// gen writes the shipped synthetic data set and the embedded default model:
+// data/attrition.csv and data/model.json. Run it with `go generate ./model/`.
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/stackgen/stackgen/model"
+)
+
+func main() {
+	csv, modelJSON, err := model.DefaultArtifacts()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "gen:", err)
+		os.Exit(1)
+	}
+	for name, data := range map[string][]byte{"attrition.csv": csv, "model.json": modelJSON} {
+		if err := os.WriteFile(filepath.Join("data", name), data, 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, "gen:", err)
+			os.Exit(1)
+		}
+	}
+}

@@ -1,0 +1,396 @@
+// Package modelserver is stackgen's demo model server: it serves a
+// [model.Model] over the MLflow scoring protocol and the TensorFlow Serving
+// REST API, with TF Serving-style Prometheus metrics, so that a generated
+// stack runs end to end without Python.
+//
+// Endpoints:
+//
+//	POST /invocations                         MLflow scoring (application/json or text/csv)
+//	GET  /ping, /health                       MLflow liveness (200, empty JSON body "\n")
+//	GET  /version                             server version (text)
+//	GET  /v1/models                           the served model and its version status (stackgen extension)
+//	GET  /v1/models/NAME[/versions/N]         TF Serving model status (model_version_status)
+//	GET  /v1/models/NAME[/versions/N]/metadata TF Serving signature metadata (simplified)
+//	POST /v1/models/NAME[/versions/N]:predict TF Serving predict (instances → predictions, inputs → outputs)
+//	GET  /monitoring/prometheus/metrics       TF Serving-style metrics (see below)
+//	GET  /metrics                             process_* and go_* metrics of the server itself
+//
+// Metrics at /monitoring/prometheus/metrics, with TF Serving's names, labels
+// and units:
+//
+//	:tensorflow:serving:request_count{model_name,status}                       counter
+//	:tensorflow:serving:request_latency_bucket|sum|count{model_name,API,entrypoint} histogram, µs
+//
+// status is "OK" or a TF error code name ("INVALID_ARGUMENT", "NOT_FOUND",
+// "INTERNAL", "RESOURCE_EXHAUSTED", "CANCELLED"). Predict requests of both
+// protocols count, with API="predict" and entrypoint="REST", so a seed-002
+// dashboard moves whichever protocol the traffic uses. Requests for a model
+// name that is not served are counted under model_name="_unknown_" so that
+// a scanner cannot create unbounded series. The series for status "OK" and
+// "INVALID_ARGUMENT" exist from start-up (at 0) so that rate and error-ratio
+// panels show 0 rather than "no data". Metric names start with ':', which is
+// valid in the classic Prometheus name syntax; OpenMetrics output is not
+// offered, because it would expose the counter as
+// :tensorflow:serving:request_count_total.
+package modelserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/stackgen/stackgen/model"
+)
+
+// Paths of the metrics endpoints.
+const (
+	// MetricsPath serves the TF Serving-style metrics.
+	MetricsPath = "/monitoring/prometheus/metrics"
+	// RuntimeMetricsPath serves the process and Go runtime metrics of the server.
+	RuntimeMetricsPath = "/metrics"
+)
+
+// Metric names, as TF Serving exports them.
+const (
+	// RequestCountMetric counts predict requests by model_name and status.
+	RequestCountMetric = ":tensorflow:serving:request_count"
+	// RequestLatencyMetric is the request latency histogram in microseconds,
+	// by model_name, API and entrypoint.
+	RequestLatencyMetric = ":tensorflow:serving:request_latency"
+)
+
+// UnknownModelLabel is the model_name label of requests for a model that is not served.
+const UnknownModelLabel = "_unknown_"
+
+// TF error code names used as the status label.
+const (
+	// StatusOK labels successful requests.
+	StatusOK = "OK"
+	// StatusInvalidArgument labels malformed requests (HTTP 400 and 415).
+	StatusInvalidArgument = "INVALID_ARGUMENT"
+	// StatusNotFound labels requests for an unknown model or version (HTTP 404).
+	StatusNotFound = "NOT_FOUND"
+	// StatusInternal labels injected errors (HTTP 500).
+	StatusInternal = "INTERNAL"
+	// StatusResourceExhausted labels bodies over the size limit (HTTP 413).
+	StatusResourceExhausted = "RESOURCE_EXHAUSTED"
+	// StatusCancelled labels requests whose client went away during the artificial latency.
+	StatusCancelled = "CANCELLED"
+)
+
+// Defaults of Config.
+const (
+	// DefaultMaxBodyBytes is the default request body limit (16 MiB).
+	DefaultMaxBodyBytes = 16 << 20
+	// DefaultShutdownTimeout is the default drain time on shutdown.
+	DefaultShutdownTimeout = 10 * time.Second
+	// DefaultVersion is the default answer of GET /version.
+	DefaultVersion = "stackgen"
+)
+
+// LatencyBuckets are TF Serving's request latency buckets in microseconds:
+// 10·1.8^i for i = 0..32 (10 µs to about 25 minutes), rounded to 6
+// significant digits as TF Serving prints them (10, 18, 32.4, …, 188.957, …).
+func LatencyBuckets() []float64 {
+	b := prometheus.ExponentialBuckets(10, 1.8, 33)
+	for i, v := range b {
+		b[i], _ = strconv.ParseFloat(strconv.FormatFloat(v, 'g', 6, 64), 64)
+	}
+	return b
+}
+
+// Config configures a Server. The zero value serves the embedded demo model.
+type Config struct {
+	// Model is the model to serve; nil means model.Default().
+	Model *model.Model
+	// Name is the served model name (TF Serving's /v1/models/NAME and the
+	// model_name label); "" means Model.Name.
+	Name string
+	// Version is the text GET /version answers; "" means DefaultVersion.
+	Version string
+	// Latency is an artificial delay added to every valid predict request.
+	Latency time.Duration
+	// Jitter spreads the artificial delay uniformly over Latency ± Jitter (never below 0).
+	Jitter time.Duration
+	// ErrorRate is the fraction (0..1) of valid predict requests answered
+	// with an injected 500 error (status INTERNAL).
+	ErrorRate float64
+	// MaxBodyBytes caps request bodies (413 above it); 0 means DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// ShutdownTimeout bounds the drain of in-flight requests on shutdown in
+	// Serve and ListenAndServe; 0 means DefaultShutdownTimeout.
+	ShutdownTimeout time.Duration
+	// Logger receives start-up, shutdown and internal error messages; nil discards them.
+	Logger *slog.Logger
+}
+
+// Server serves one model. It is an http.Handler; use it with httptest or
+// any http.Server, or run it with Serve or ListenAndServe.
+type Server struct {
+	cfg     Config
+	model   *model.Model
+	name    string
+	version string // model version as TF Serving prints it
+	log     *slog.Logger
+
+	requestCount *prometheus.CounterVec
+	latency      *prometheus.HistogramVec
+	okCount      prometheus.Counter
+	predictObs   prometheus.Observer
+	tfMetrics    http.Handler
+	rtMetrics    http.Handler
+
+	classJSON [][]byte // JSON encoding of each class label
+	bufs      sync.Pool
+}
+
+// New returns a Server for cfg. It never fails: a nil model means the
+// embedded demo model, and out-of-range numbers are clamped.
+func New(cfg Config) *Server {
+	if cfg.Model == nil {
+		cfg.Model = model.Default()
+	}
+	if cfg.Name == "" {
+		cfg.Name = cfg.Model.Name
+	}
+	if cfg.Version == "" {
+		cfg.Version = DefaultVersion
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.ShutdownTimeout <= 0 {
+		cfg.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	cfg.Latency = max(cfg.Latency, 0)
+	cfg.Jitter = max(cfg.Jitter, 0)
+	cfg.ErrorRate = min(max(cfg.ErrorRate, 0), 1)
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{
+		cfg:     cfg,
+		model:   cfg.Model,
+		name:    cfg.Name,
+		version: strconv.FormatInt(cfg.Model.Version, 10),
+		log:     cfg.Logger,
+	}
+	for _, c := range s.model.Classes {
+		b, err := c.MarshalJSON()
+		if err != nil {
+			b = []byte(strconv.Quote(string(c)))
+		}
+		s.classJSON = append(s.classJSON, b)
+	}
+
+	tfReg := prometheus.NewRegistry()
+	s.requestCount = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: RequestCountMetric,
+		Help: "The total number of requests.",
+	}, []string{"model_name", "status"})
+	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    RequestLatencyMetric,
+		Help:    "Distribution of wall time (in microseconds) for Tensorflow Serving request.",
+		Buckets: LatencyBuckets(),
+	}, []string{"model_name", "API", "entrypoint"})
+	tfReg.MustRegister(s.requestCount, s.latency)
+	s.okCount = s.requestCount.WithLabelValues(s.name, StatusOK)
+	s.requestCount.WithLabelValues(s.name, StatusInvalidArgument)
+	s.predictObs = s.latency.WithLabelValues(s.name, "predict", "REST")
+	s.tfMetrics = promhttp.HandlerFor(tfReg, promhttp.HandlerOpts{})
+
+	rtReg := prometheus.NewRegistry()
+	rtReg.MustRegister(
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		collectors.NewGoCollector(),
+	)
+	s.rtMetrics = promhttp.HandlerFor(rtReg, promhttp.HandlerOpts{})
+	return s
+}
+
+// Name returns the served model name.
+func (s *Server) Name() string { return s.name }
+
+// Model returns the served model.
+func (s *Server) Model() *model.Model { return s.model }
+
+// ServeHTTP routes a request to the MLflow, TF Serving or metrics endpoints.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch p := r.URL.Path; {
+	case p == "/invocations":
+		s.invocations(w, r)
+	case p == "/ping" || p == "/health":
+		if !getOrHead(w, r) {
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write([]byte("\n"))
+	case p == "/version":
+		if !getOrHead(w, r) {
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte(s.cfg.Version))
+	case p == MetricsPath:
+		s.tfMetrics.ServeHTTP(w, r)
+	case p == RuntimeMetricsPath:
+		s.rtMetrics.ServeHTTP(w, r)
+	case p == "/v1/models" || strings.HasPrefix(p, "/v1/models/"):
+		s.tfServing(w, r, p[len("/v1/models"):])
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+func getOrHead(w http.ResponseWriter, r *http.Request) bool {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return true
+	}
+	w.Header().Set("Allow", "GET, HEAD")
+	http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+	return false
+}
+
+// record counts one predict request and observes its latency.
+func (s *Server) record(modelLabel, api, status string, start time.Time) {
+	us := float64(time.Since(start)) / float64(time.Microsecond)
+	if modelLabel == s.name && api == "predict" {
+		if status == StatusOK {
+			s.okCount.Inc()
+		} else {
+			s.requestCount.WithLabelValues(modelLabel, status).Inc()
+		}
+		s.predictObs.Observe(us)
+		return
+	}
+	s.requestCount.WithLabelValues(modelLabel, status).Inc()
+	s.latency.WithLabelValues(modelLabel, api, "REST").Observe(us)
+}
+
+// errBodyTooLarge is returned by readBody when the body exceeds MaxBodyBytes.
+var errBodyTooLarge = errors.New("request body too large")
+
+// readBody reads the request body into a pooled buffer; release it with putBuf.
+func (s *Server) readBody(r *http.Request) (*[]byte, error) {
+	if r.ContentLength > s.cfg.MaxBodyBytes {
+		return nil, fmt.Errorf("%w: %d bytes, limit %d", errBodyTooLarge, r.ContentLength, s.cfg.MaxBodyBytes)
+	}
+	bp, _ := s.bufs.Get().(*[]byte)
+	if bp == nil {
+		b := make([]byte, 0, 4096)
+		bp = &b
+	}
+	b := (*bp)[:0]
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Body.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if int64(len(b)) > s.cfg.MaxBodyBytes {
+			*bp = b
+			s.putBuf(bp)
+			return nil, fmt.Errorf("%w: limit %d bytes", errBodyTooLarge, s.cfg.MaxBodyBytes)
+		}
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			*bp = b
+			s.putBuf(bp)
+			return nil, fmt.Errorf("read request body: %w", err)
+		}
+	}
+	*bp = b
+	return bp, nil
+}
+
+func (s *Server) putBuf(bp *[]byte) {
+	if cap(*bp) > 1<<20 {
+		return // do not keep huge buffers
+	}
+	*bp = (*bp)[:0]
+	s.bufs.Put(bp)
+}
+
+// delay applies the configured artificial latency.
+func (s *Server) delay(ctx context.Context) error {
+	d := s.cfg.Latency
+	if j := s.cfg.Jitter; j > 0 {
+		d += time.Duration(rand.Int64N(2*int64(j)+1)) - j
+	}
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("request cancelled during artificial latency: %w", ctx.Err())
+	}
+}
+
+// injectError reports whether this request gets an injected error.
+func (s *Server) injectError() bool {
+	return s.cfg.ErrorRate > 0 && rand.Float64() < s.cfg.ErrorRate
+}
+
+// Serve serves on ln until ctx is cancelled, then shuts down gracefully:
+// it stops accepting connections and waits up to Config.ShutdownTimeout for
+// in-flight requests. It returns nil after a clean shutdown.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	s.log.Info("model server listening", "addr", ln.Addr().String(), "model", s.name,
+		"version", s.model.Version, "features", len(s.model.Features))
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down: draining in-flight requests", "timeout", s.cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		_ = hs.Close()
+		return fmt.Errorf("graceful shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	s.log.Info("model server stopped")
+	return nil
+}
+
+// ListenAndServe listens on addr (host:port; ":8080" for every interface)
+// and calls Serve.
+func (s *Server) ListenAndServe(ctx context.Context, addr string) error {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	return s.Serve(ctx, ln)
+}
