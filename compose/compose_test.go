@@ -233,3 +233,29 @@ func TestDeterministic(t *testing.T) {
 		}
 	}
 }
+
+// TestRootComposeRunsDemo loads the repository's root compose.yaml, which
+// includes the committed demo deploy folder.
+func TestRootComposeRunsDemo(t *testing.T) {
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := loader.LoadWithContext(context.Background(), types.ConfigDetails{
+		WorkingDir:  root,
+		ConfigFiles: []types.ConfigFile{{Filename: filepath.Join(root, "compose.yaml")}},
+		Environment: types.Mapping{EnvGrafanaAdminPass: "x"},
+	}, func(o *loader.Options) { o.SetProjectName("demo", true) })
+	if err != nil {
+		t.Fatalf("root compose.yaml does not load: %v", err)
+	}
+	for _, svc := range []string{"demo", "demo-exporter", "prometheus", "grafana", "mailcatcher"} {
+		if _, ok := p.Services[svc]; !ok {
+			t.Errorf("root compose.yaml lacks service %s", svc)
+		}
+	}
+	src := p.Services["prometheus"].Volumes[0].Source
+	if want := filepath.Join(root, "examples/demo/deploy/prometheus"); src != want {
+		t.Errorf("prometheus config mounted from %s, want %s", src, want)
+	}
+}

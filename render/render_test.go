@@ -1,0 +1,262 @@
+package render
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/stackgen/stackgen/alerting"
+	"github.com/stackgen/stackgen/grafana"
+	"github.com/stackgen/stackgen/stack"
+)
+
+var update = flag.Bool("update", false, "rewrite the committed examples/*/deploy folders")
+
+// TestExamplesAreFresh fails when a committed examples/*/deploy folder differs
+// from what the current code renders (run with -update to refresh them).
+func TestExamplesAreFresh(t *testing.T) {
+	stacks, err := filepath.Glob("../examples/*/stack.yaml")
+	if err != nil || len(stacks) == 0 {
+		t.Fatalf("no examples found: %v", err)
+	}
+	for _, path := range stacks {
+		name := filepath.Base(filepath.Dir(path))
+		t.Run(name, func(t *testing.T) {
+			s, err := stack.Load(path)
+			if err != nil {
+				t.Fatalf("example does not validate:\n%v", err)
+			}
+			out := s.DefaultDeployDir()
+			if *update {
+				if _, err := Write(s, out); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			files, err := Render(s, out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			onDisk := map[string]bool{}
+			_ = filepath.WalkDir(out, func(p string, d os.DirEntry, err error) error {
+				if err == nil && !d.IsDir() {
+					rel, _ := filepath.Rel(out, p)
+					onDisk[filepath.ToSlash(rel)] = true
+				}
+				return nil
+			})
+			for _, p := range files.Paths() {
+				got, err := os.ReadFile(filepath.Join(out, p))
+				if err != nil || !bytes.Equal(got, files[p]) {
+					t.Errorf("%s/%s is stale; run: go test ./render -update", out, p)
+				}
+				delete(onDisk, p)
+			}
+			for p := range onDisk {
+				t.Errorf("%s/%s is no longer rendered; run: go test ./render -update", out, p)
+			}
+		})
+	}
+}
+
+const demo = "name: d\nmodels: [{name: demo, kind: demo}]\n"
+
+func load(t *testing.T, src string) *stack.Stack {
+	t.Helper()
+	s, err := stack.Parse([]byte(src), filepath.Join(t.TempDir(), "stack.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestRenderIsDeterministic(t *testing.T) {
+	s := load(t, demo)
+	out := t.TempDir()
+	a, err := Render(s, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		b, err := Render(s, out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(a) != len(b) {
+			t.Fatalf("file count differs: %d vs %d", len(a), len(b))
+		}
+		for p := range a {
+			if !bytes.Equal(a[p], b[p]) {
+				t.Fatalf("%s differs between two renders", p)
+			}
+		}
+	}
+}
+
+func TestWriteLayout(t *testing.T) {
+	s := load(t, demo)
+	out := filepath.Join(t.TempDir(), "deploy")
+	if _, err := Write(s, out); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{
+		"compose.yaml",
+		"prometheus/prometheus.yml",
+		"grafana/provisioning/datasources/prometheus.yml",
+		"grafana/provisioning/dashboards/stackgen.yml",
+		"grafana/dashboards/demo.json",
+	} {
+		st, err := os.Stat(filepath.Join(out, p))
+		if err != nil {
+			t.Errorf("missing %s: %v", p, err)
+			continue
+		}
+		if st.Mode().Perm()&0o004 == 0 {
+			t.Errorf("%s is not world-readable (%v); containers run as nobody", p, st.Mode())
+		}
+	}
+	if _, err := os.Stat(filepath.Join(out, "prometheus/rules")); err != nil {
+		t.Errorf("prometheus/rules folder missing: %v", err)
+	}
+}
+
+// TestRewriteKeepsFolders re-renders into an existing folder: stale files go,
+// hidden files stay, and bind-mounted folders keep their identity.
+func TestRewriteKeepsFolders(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "deploy")
+	if _, err := Write(load(t, demo), out); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.Stat(filepath.Join(out, "prometheus"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(out, ".env"), []byte("KEEP=1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	noGrafana := "name: d\nmodels: [{name: demo, kind: demo}]\ngrafana: {enabled: false}\nalerting: {engine: prometheus}\n"
+	if _, err := Write(load(t, noGrafana), out); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(out, "grafana")); !os.IsNotExist(err) {
+		t.Errorf("grafana/ should be gone after disabling Grafana: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(out, ".env")); err != nil {
+		t.Errorf("hidden file removed: %v", err)
+	}
+	after, err := os.Stat(filepath.Join(out, "prometheus"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !os.SameFile(before, after) {
+		t.Error("prometheus/ was replaced; a running container's bind mount would go stale")
+	}
+	if _, err := os.Stat(filepath.Join(out, "alertmanager/alertmanager.yml")); err != nil {
+		t.Errorf("alertmanager config missing: %v", err)
+	}
+	leftovers, _ := filepath.Glob(filepath.Join(filepath.Dir(out), ".deploy.tmp-*"))
+	if len(leftovers) != 0 {
+		t.Errorf("temporary folders left behind: %v", leftovers)
+	}
+}
+
+func TestRefusesForeignFolder(t *testing.T) {
+	out := t.TempDir()
+	mine := filepath.Join(out, "notes.txt")
+	if err := os.WriteFile(mine, []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Write(load(t, demo), out)
+	if err == nil || !strings.Contains(err.Error(), "not rendered by stackgen") {
+		t.Fatalf("err = %v, want a refusal", err)
+	}
+	if data, _ := os.ReadFile(mine); string(data) != "mine" {
+		t.Error("user file changed")
+	}
+	if entries, _ := os.ReadDir(out); len(entries) != 1 {
+		t.Errorf("folder now has %d entries, want the user's 1", len(entries))
+	}
+}
+
+// TestGrafanaFilesHangTogether checks, for every example with Grafana, that
+// the alert rules use the data source the datasource file provisions, and
+// the dashboards too (Grafana itself cannot run here).
+func TestGrafanaFilesHangTogether(t *testing.T) {
+	stacks, _ := filepath.Glob("../examples/*/stack.yaml")
+	for _, path := range stacks {
+		s, err := stack.Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !s.Grafana.IsEnabled() {
+			continue
+		}
+		files, err := Render(s, s.DefaultDeployDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ds grafana.DatasourceFileContent
+		if err := yaml.Unmarshal(files[grafana.DatasourceFile], &ds); err != nil {
+			t.Fatal(err)
+		}
+		var uids []string
+		for _, d := range ds.Datasources {
+			uids = append(uids, d.UID)
+		}
+		if err := alerting.CheckGrafana(files, uids); err != nil {
+			t.Errorf("%s: %v", path, err)
+		}
+		for p, data := range files {
+			if !strings.HasPrefix(p, "grafana/dashboards/") {
+				continue
+			}
+			var doc any
+			if err := json.Unmarshal(data, &doc); err != nil {
+				t.Fatalf("%s: %v", p, err)
+			}
+			refs := datasourceUIDs(doc, nil)
+			if len(refs) == 0 {
+				t.Errorf("%s: %s names no data source", path, p)
+			}
+			for _, uid := range refs {
+				if !contains(uids, uid) {
+					t.Errorf("%s: %s refers to data source uid %q, not provisioned", path, p, uid)
+				}
+			}
+		}
+	}
+}
+
+// datasourceUIDs collects the uid of every "datasource" object in a dashboard.
+func datasourceUIDs(v any, out []string) []string {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, c := range x {
+			if ds, ok := c.(map[string]any); ok && k == "datasource" {
+				uid, _ := ds["uid"].(string)
+				out = append(out, uid)
+			}
+			out = datasourceUIDs(c, out)
+		}
+	case []any:
+		for _, c := range x {
+			out = datasourceUIDs(c, out)
+		}
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
