@@ -1,0 +1,360 @@
+package commands
+
+import (
+	"fmt"
+	"io"
+	"mime"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/stackgen/stackgen/loadgen"
+	"github.com/stackgen/stackgen/model"
+	"github.com/stackgen/stackgen/stack"
+)
+
+func init() { register(newLoadCmd) }
+
+// loadDefaultDuration is the run length when neither -n nor --duration is given.
+const loadDefaultDuration = 10 * time.Second
+
+type loadOpts struct {
+	file        string
+	url         string
+	model       string
+	requests    int64
+	duration    time.Duration
+	concurrency int
+	rate        float64
+	payload     string
+	format      string
+	contentType string
+	errorRatio  float64
+	shape       string
+	spikeFactor float64
+	output      string
+	timeout     time.Duration
+	maxWorkers  int
+	httpClient  string
+	insecure    bool
+	quiet       bool
+}
+
+func newLoadCmd() *cobra.Command {
+	o := &loadOpts{}
+	cmd := &cobra.Command{
+		Use:   "load [-f stack.yaml | --url URL] [-n N | --duration D] [-c CONCURRENCY] [--rate R]",
+		Short: "Send inference traffic to a model (closed or open loop) and summarize latency",
+		Long: `Send inference traffic and print requests, errors by status code, the request
+rate and latency percentiles (p50/p90/p95/p99/max, from an HDR histogram).
+
+Target: by default the /predict endpoint of the first model's exporter in
+stack.yaml (-f, default ./stack.yaml), with the demo model's example payload;
+--model picks another model, --url any other URL, --payload FILE another body
+(content type from --content-type or the file extension).
+
+Closed loop (default): -c workers send back to back, like wrk.
+Open loop (--rate R): requests are due at R per second whatever the server
+does, and latency is measured from each request's intended send time, so a
+stalling server shows up in the percentiles (no coordinated omission, as in
+wrk2 and vegeta). Workers grow on demand up to --max-workers.
+
+Shapes (open loop, need --rate and --duration):
+  steady  R requests per second throughout
+  ramp    a linear climb from 5% of R to R over the duration
+  spike   R until 60% of the duration, then --spike-factor×R (default 8) until
+          90%, then R again: a burst well above 3× the 15-minute average
+
+--error-ratio X sends the demo model's invalid payload for a fraction X of the
+requests, spread evenly, to exercise error-rate alerts.
+
+Without -n or --duration the run lasts 10s. Ctrl-C stops and prints the
+summary so far. Exit status 1 when no request succeeded, 2 for bad flags.`,
+		Example: `  stackgen load --duration 1m -c 8
+  stackgen load --rate 50 --duration 20m --shape spike
+  stackgen load --url http://127.0.0.1:8000/predict --payload req.json -n 10000 --output json
+  stackgen load --rate 20 --error-ratio 0.2 --duration 5m`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runLoad(cmd, o) },
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.file, "file", "f", "", "stack.yaml to take the target from (default ./stack.yaml when --url is not given)")
+	f.StringVar(&o.url, "url", "", "target URL instead of a stack's exporter")
+	f.StringVar(&o.model, "model", "", "model of the stack to load (default the first)")
+	f.Int64VarP(&o.requests, "requests", "n", 0, "stop after N requests")
+	f.DurationVarP(&o.duration, "duration", "d", 0, "stop after this long (default 10s when -n is not given)")
+	f.IntVarP(&o.concurrency, "concurrency", "c", loadgen.DefaultConcurrency, "closed-loop workers (connections); initial workers in open loop")
+	f.Float64Var(&o.rate, "rate", 0, "open loop: requests per second (base rate of a spike, final rate of a ramp)")
+	f.StringVar(&o.payload, "payload", "", "request body file (default the demo model's example)")
+	f.StringVar(&o.format, "format", "", "example payload format passed to the demo model (default the model's default)")
+	f.StringVar(&o.contentType, "content-type", "", "Content-Type of --payload (default from its extension)")
+	f.Float64Var(&o.errorRatio, "error-ratio", 0, "fraction of requests sent with an invalid payload (0–1)")
+	f.StringVar(&o.shape, "shape", "steady", "open-loop shape: steady, ramp or spike")
+	f.Float64Var(&o.spikeFactor, "spike-factor", loadgen.DefaultSpikeFactor, "spike burst rate as a multiple of --rate")
+	f.StringVarP(&o.output, "output", "o", "text", "summary format: text or json")
+	f.DurationVar(&o.timeout, "timeout", loadgen.DefaultTimeout, "per-request timeout")
+	f.IntVar(&o.maxWorkers, "max-workers", loadgen.DefaultMaxWorkers, "open loop: upper bound on workers (connections)")
+	f.StringVar(&o.httpClient, "http-client", "fast", "HTTP client for http:// targets: fast (raw HTTP/1.1) or std (net/http)")
+	f.BoolVar(&o.insecure, "insecure", false, "skip TLS certificate verification")
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress output")
+	_ = f.MarkHidden("http-client")
+	return cmd
+}
+
+func runLoad(cmd *cobra.Command, o *loadOpts) error {
+	cfg, err := o.config(cmd)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	errOut := cmd.ErrOrStderr()
+	prog := newProgressPrinter(errOut, o.quiet)
+	if !o.quiet {
+		cfg.Progress = prog.update
+		cfg.ProgressInterval = 500 * time.Millisecond
+	}
+
+	res, err := loadgen.Run(ctx, cfg)
+	prog.finish()
+	if err != nil {
+		return exitf(2, "load: %w", err)
+	}
+	out := cmd.OutOrStdout()
+	if o.output == "json" {
+		err = res.WriteJSON(out)
+	} else {
+		err = res.WriteText(out)
+	}
+	if err != nil {
+		return fmt.Errorf("load: %w", err)
+	}
+	if res.Successes == 0 {
+		return exitf(1, "load: no request succeeded (%d sent)", res.Requests)
+	}
+	return nil
+}
+
+// config turns the flags into a loadgen.Config, reading stack.yaml and the payload.
+func (o *loadOpts) config(cmd *cobra.Command) (loadgen.Config, error) {
+	var cfg loadgen.Config
+	if o.output != "text" && o.output != "json" {
+		return cfg, exitf(2, "load: --output must be text or json, got %q", o.output)
+	}
+	if cmd.Flags().Changed("requests") && cmd.Flags().Changed("duration") {
+		return cfg, exitf(2, "load: give -n or --duration, not both")
+	}
+	if o.requests < 0 || o.duration < 0 {
+		return cfg, exitf(2, "load: -n and --duration must not be negative")
+	}
+	if o.concurrency <= 0 {
+		return cfg, exitf(2, "load: -c must be at least 1, got %d", o.concurrency)
+	}
+	if o.rate < 0 {
+		return cfg, exitf(2, "load: --rate must not be negative, got %g", o.rate)
+	}
+	if o.errorRatio < 0 || o.errorRatio > 1 {
+		return cfg, exitf(2, "load: --error-ratio must be within 0 and 1, got %g", o.errorRatio)
+	}
+	shape, err := loadgen.ParseShape(o.shape)
+	if err != nil {
+		return cfg, exitf(2, "load: --shape: %w", err)
+	}
+	if shape != loadgen.ShapeSteady && o.rate == 0 {
+		return cfg, exitf(2, "load: --shape %s shapes an open-loop rate: give --rate R (the %s)", shape, shapeRateMeaning(shape))
+	}
+	if o.httpClient != "fast" && o.httpClient != "std" {
+		return cfg, exitf(2, "load: --http-client must be fast or std, got %q", o.httpClient)
+	}
+	duration := o.duration
+	if o.requests == 0 && duration == 0 {
+		duration = loadDefaultDuration
+	}
+	if shape != loadgen.ShapeSteady && duration == 0 {
+		return cfg, exitf(2, "load: --shape %s spreads over the run's duration: give --duration instead of -n", shape)
+	}
+
+	target, protocol, err := o.target()
+	if err != nil {
+		return cfg, err
+	}
+	body, ctype, err := o.body(protocol)
+	if err != nil {
+		return cfg, err
+	}
+	cfg = loadgen.Config{
+		URL:         target,
+		Body:        body,
+		ContentType: ctype,
+		ErrorRatio:  o.errorRatio,
+		Requests:    o.requests,
+		Duration:    duration,
+		Concurrency: o.concurrency,
+		Rate:        o.rate,
+		Shape:       shape,
+		SpikeFactor: o.spikeFactor,
+		MaxWorkers:  o.maxWorkers,
+		Timeout:     o.timeout,
+		Insecure:    o.insecure,
+		StdClient:   o.httpClient == "std",
+	}
+	if o.timeout == 0 {
+		cfg.Timeout = -1 // no timeout
+	}
+	if o.errorRatio > 0 {
+		cfg.InvalidBody, cfg.InvalidContentType = model.InvalidExample()
+	}
+	return cfg, nil
+}
+
+func shapeRateMeaning(s loadgen.Shape) string {
+	if s == loadgen.ShapeRamp {
+		return "rate the ramp climbs to"
+	}
+	return "base rate the spike bursts from"
+}
+
+// target resolves the URL: --url, or the chosen model's exporter /predict in
+// stack.yaml. It also returns the model's protocol ("" with --url).
+func (o *loadOpts) target() (url, protocol string, err error) {
+	if o.url != "" {
+		if o.file != "" {
+			return "", "", exitf(2, "load: give -f or --url, not both")
+		}
+		if o.model != "" {
+			return "", "", exitf(2, "load: --model picks a model of stack.yaml; it cannot be used with --url")
+		}
+		return o.url, "", nil
+	}
+	path := o.file
+	if path == "" {
+		path = "stack.yaml"
+		if _, err := os.Stat(path); err != nil {
+			return "", "", exitf(2, "load: no target: pass --url URL, or -f stack.yaml (there is no ./stack.yaml)")
+		}
+	}
+	st, err := stack.Load(path)
+	if err != nil {
+		return "", "", fmt.Errorf("load: %w", err)
+	}
+	if len(st.Models) == 0 {
+		return "", "", exitf(2, "load: %s declares no model", path)
+	}
+	m := &st.Models[0]
+	if o.model != "" {
+		if m = st.Model(o.model); m == nil {
+			names := make([]string, len(st.Models))
+			for i := range st.Models {
+				names[i] = st.Models[i].Name
+			}
+			return "", "", exitf(2, "load: %s has no model %q (models: %s)", path, o.model, strings.Join(names, ", "))
+		}
+	}
+	return st.PredictURL(*m), m.Protocol, nil
+}
+
+// body returns the request body and its content type: --payload, or the
+// demo model's example (in the TF Serving row format for a tfserving model).
+func (o *loadOpts) body(protocol string) ([]byte, string, error) {
+	if o.payload == "" {
+		format := o.format
+		if format == "" && protocol == stack.ProtocolTFServing {
+			format = model.FormatInstances
+		}
+		b, ct, err := model.Example(model.Default(), format)
+		if err != nil {
+			return nil, "", exitf(2, "load: example payload: %w", err)
+		}
+		if o.contentType != "" {
+			ct = o.contentType
+		}
+		return b, ct, nil
+	}
+	if o.format != "" {
+		return nil, "", exitf(2, "load: --format chooses the example payload; it cannot be used with --payload")
+	}
+	b, err := os.ReadFile(o.payload)
+	if err != nil {
+		return nil, "", fmt.Errorf("load: read payload: %w", err)
+	}
+	ct := o.contentType
+	if ct == "" {
+		ct = contentTypeFor(o.payload)
+	}
+	return b, ct, nil
+}
+
+// contentTypeFor guesses a payload's content type from its extension.
+func contentTypeFor(path string) string {
+	switch ext := strings.ToLower(filepath.Ext(path)); ext {
+	case ".json":
+		return "application/json"
+	case ".csv":
+		return "text/csv"
+	case ".txt", "":
+		return "text/plain"
+	default:
+		if t := mime.TypeByExtension(ext); t != "" {
+			return t
+		}
+	}
+	return "application/octet-stream"
+}
+
+// progressPrinter shows a live \r-updated line on a terminal, or a plain
+// line every 5 seconds otherwise.
+type progressPrinter struct {
+	w       io.Writer
+	tty     bool
+	quiet   bool
+	n       int
+	written bool
+	width   int
+}
+
+func newProgressPrinter(w io.Writer, quiet bool) *progressPrinter {
+	p := &progressPrinter{w: w, quiet: quiet}
+	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		p.tty = true
+	}
+	return p
+}
+
+func (p *progressPrinter) update(s loadgen.Progress) {
+	if p.quiet {
+		return
+	}
+	p.n++
+	line := fmt.Sprintf("%6.1fs  %d requests  %.0f req/s  %d errors  p99 %.2f ms",
+		s.Elapsed.Seconds(), s.Requests, s.RPS, s.Errors, s.P99)
+	if s.Workers > 0 {
+		line += fmt.Sprintf("  %d workers", s.Workers)
+	}
+	if p.tty {
+		pad := ""
+		if d := p.width - len(line); d > 0 {
+			pad = strings.Repeat(" ", d)
+		}
+		p.width = len(line)
+		fmt.Fprint(p.w, "\r"+line+pad)
+		p.written = true
+		return
+	}
+	if p.n%10 == 0 { // every 5 s at the 500 ms tick
+		fmt.Fprintln(p.w, line)
+	}
+}
+
+// finish ends the live line so the summary starts on a fresh one.
+func (p *progressPrinter) finish() {
+	if p.written {
+		fmt.Fprintln(p.w)
+	}
+}

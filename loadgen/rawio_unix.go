@@ -1,0 +1,125 @@
+//go:build unix
+
+package loadgen
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"syscall"
+)
+
+// rawIO reads a connection through its syscall.RawConn so that sending a
+// request and waiting for its response cost one write and one read system
+// call: the write happens inside the read callback, after the poller was
+// armed, and the callback then yields to the poller instead of issuing a
+// read that would only return EAGAIN (net.Conn.Read always tries it first).
+type rawIO struct {
+	rc      syscall.RawConn
+	conn    net.Conn
+	pending []byte // request to write before the next read
+}
+
+func newRawIO(conn net.Conn) *rawIO {
+	sc, ok := conn.(syscall.Conn)
+	if !ok {
+		return &rawIO{conn: conn}
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return &rawIO{conn: conn}
+	}
+	return &rawIO{rc: rc, conn: conn}
+}
+
+// send arranges for req to be written by the next Read, or writes it now
+// when the connection has no raw access.
+func (r *rawIO) send(req []byte) error {
+	if r.rc == nil {
+		if _, err := r.conn.Write(req); err != nil {
+			return fmt.Errorf("write request: %w", err)
+		}
+		return nil
+	}
+	r.pending = req
+	return nil
+}
+
+// Read implements io.Reader.
+func (r *rawIO) Read(p []byte) (int, error) {
+	if r.rc == nil {
+		return r.conn.Read(p)
+	}
+	var n int
+	var rerr error
+	err := r.rc.Read(func(fd uintptr) bool {
+		if r.pending != nil {
+			w, err := writeAll(int(fd), r.pending)
+			r.pending = r.pending[w:]
+			if err != nil || len(r.pending) > 0 {
+				rerr = err
+				return true // finish (or fail) the write outside the poller
+			}
+			r.pending = nil
+			return false // the response cannot be there yet: wait for it
+		}
+		for {
+			n, rerr = syscall.Read(int(fd), p)
+			if rerr == syscall.EINTR {
+				continue
+			}
+			break
+		}
+		if rerr == syscall.EAGAIN {
+			return false
+		}
+		return true
+	})
+	if err != nil {
+		return 0, err
+	}
+	if r.pending != nil { // partial write: the socket buffer is full
+		if rerr != nil {
+			r.pending = nil
+			return 0, fmt.Errorf("write request: %w", rerr)
+		}
+		rest := r.pending
+		r.pending = nil
+		if _, err := r.conn.Write(rest); err != nil {
+			return 0, fmt.Errorf("write request: %w", err)
+		}
+		return r.Read(p)
+	}
+	if rerr != nil {
+		if n < 0 {
+			n = 0
+		}
+		return n, fmt.Errorf("read: %w", rerr)
+	}
+	if n == 0 && len(p) > 0 {
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+// writeAll writes b to fd until done or EAGAIN.
+func writeAll(fd int, b []byte) (int, error) {
+	w := 0
+	for w < len(b) {
+		n, err := syscall.Write(fd, b[w:])
+		if n > 0 {
+			w += n
+		}
+		if err != nil {
+			if err == syscall.EINTR {
+				continue
+			}
+			if errors.Is(err, syscall.EAGAIN) {
+				return w, nil
+			}
+			return w, err
+		}
+	}
+	return w, nil
+}
