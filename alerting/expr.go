@@ -6,12 +6,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stackgen/stackgen/prometheus"
 	"github.com/stackgen/stackgen/stack"
 )
 
 // ModelServerJob is the Prometheus job that scrapes TF Serving metrics of the
 // model servers (kinds tfserving and demo); each target carries a model label.
-const ModelServerJob = "model_server"
+// The prometheus renderer defines it; alerts and dashboards rely on it.
+const ModelServerJob = prometheus.ModelServerJob
 
 // MonitoringRoutes are the exporter's own endpoints (Prometheus scrapes,
 // liveness and readiness probes). Traffic, latency and error-ratio alerts on
