@@ -29,7 +29,9 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	}
 	v, err := model.ParseDuration(s)
 	if err != nil {
-		return fmt.Errorf("line %d: %q is not a duration (write e.g. 30s, 5m, 1h)", n.Line, s)
+		// A *yaml.TypeError lets the decoder carry on and report every
+		// other problem too; any other error would stop it here.
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %q is not a duration (write e.g. 30s, 5m, 1h)", n.Line, s)}}
 	}
 	*d = Duration(v)
 	return nil

@@ -79,12 +79,14 @@ func Parse(data []byte, file string) (*Stack, error) {
 	if doc.Kind != yaml.MappingNode {
 		return nil, Problems{{File: file, Line: doc.Line, Column: doc.Column, Message: "stack.yaml must be a mapping with at least name: and models: (run 'stackgen init' for a starter)"}}
 	}
-	pos := positions{}
+	// The document itself is the fallback position of every field, so a
+	// missing top-level field is reported at its start.
+	pos := positions{"": {doc.Line, doc.Column}}
 	var probs Problems
-	walk(doc, reflect.TypeOf(Stack{}), "", pos, &probs, file)
+	walk(doc, reflect.TypeOf(Stack{}), "", pos, &probs, file, map[*yaml.Node]bool{})
 
 	var s Stack
-	if err := doc.Decode(&s); err != nil {
+	if err := decode(doc, &s); err != nil {
 		probs = append(probs, typeProblems(file, err, pos)...)
 	}
 	s.File = file
@@ -106,6 +108,17 @@ func Parse(data []byte, file string) (*Stack, error) {
 		return nil, probs
 	}
 	return &s, nil
+}
+
+// decode is doc.Decode(s), turning a panic inside yaml.v3 (it panics on
+// some odd input, e.g. a mapping used as a mapping key) into an error.
+func decode(doc *yaml.Node, s *Stack) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: cannot decode this document: %v", doc.Line, r)}}
+		}
+	}()
+	return doc.Decode(s)
 }
 
 func sortProblems(ps Problems) {
@@ -149,10 +162,46 @@ func typeProblems(file string, err error, pos positions) Problems {
 			p.Message = strings.Replace(e, m[0], "", 1)
 			p.Field, p.Column = pos.fieldAtLine(p.Line)
 		}
-		p.Message = strings.ReplaceAll(p.Message, "cannot unmarshal", "cannot use")
+		p.Message = friendlyTypeError(p.Message)
 		out = append(out, p)
 	}
 	return out
+}
+
+var typeErrorRE = regexp.MustCompile("^cannot unmarshal !!(\\w+)(?: `(.*)`)? into (.+)$")
+
+// friendlyTypeError rewrites yaml.v3's "cannot unmarshal !!str `abc` into int"
+// as "must be an integer (got "abc")", naming YAML shapes, not Go types.
+func friendlyTypeError(msg string) string {
+	m := typeErrorRE.FindStringSubmatch(msg)
+	if m == nil {
+		return msg
+	}
+	got := strconv.Quote(m[2])
+	switch m[1] {
+	case "map":
+		got = "a mapping"
+	case "seq":
+		got = "a list"
+	case "int", "float", "bool", "null":
+		got = m[2]
+	}
+	want := "a " + m[3]
+	switch t := m[3]; {
+	case strings.HasPrefix(t, "[]"):
+		want = "a list"
+	case strings.HasPrefix(t, "map["), strings.HasPrefix(t, "stack."):
+		want = "a mapping"
+	case strings.HasPrefix(t, "int"), strings.HasPrefix(t, "uint"):
+		want = "an integer"
+	case strings.HasPrefix(t, "float"):
+		want = "a number"
+	case t == "bool":
+		want = "true or false"
+	case t == "string":
+		want = "a string"
+	}
+	return fmt.Sprintf("must be %s (got %s)", want, got)
 }
 
 // position is where a field's key (or a list item) stands in the file.
@@ -161,27 +210,45 @@ type position struct{ line, col int }
 // positions maps field paths (models[0].kind) to their place in the file.
 type positions map[string]position
 
-// lookup returns the position of path, or of its nearest present parent.
+// lookup returns the position of path, or of its nearest present parent
+// (the document itself, recorded as "", when no parent is present).
 func (p positions) lookup(path string) (int, int) {
-	for path != "" {
+	for {
 		if v, ok := p[path]; ok {
 			return v.line, v.col
 		}
+		if path == "" {
+			return 0, 0
+		}
 		i := strings.LastIndexAny(path, ".[")
 		if i < 0 {
-			break
+			i = 0
 		}
 		path = path[:i]
 	}
-	return 0, 0
 }
 
-// fieldAtLine returns the deepest field whose key stands on line.
+// fieldAtLine returns the deepest field whose key stands on line. When
+// several equally deep fields share the line (items of a flow sequence such
+// as buckets: [0.1, x]), the error cannot be pinned to one of them, so their
+// parent is returned.
 func (p positions) fieldAtLine(line int) (string, int) {
-	best, col := "", 0
+	best, col, tie := "", 0, false
 	for k, v := range p {
-		if v.line == line && len(k) > len(best) {
-			best, col = k, v.col
+		if v.line != line || k == "" {
+			continue
+		}
+		switch {
+		case len(k) > len(best):
+			best, col, tie = k, v.col, false
+		case len(k) == len(best) && k != best:
+			tie = true
+		}
+	}
+	if tie {
+		if i := strings.LastIndexAny(best, ".["); i > 0 {
+			best = best[:i]
+			_, col = p.lookup(best)
 		}
 	}
 	return best, col
@@ -191,7 +258,10 @@ var durationType = reflect.TypeOf(Duration(0))
 
 // walk records the position of every key and reports unknown keys with a
 // "did you mean" hint, following the Go type the node decodes into.
-func walk(n *yaml.Node, t reflect.Type, path string, pos positions, probs *Problems, file string) {
+//
+// active holds the mappings being walked, so that a merge key aliasing one of
+// its own ancestors (&m {<<: *m}) is not followed forever.
+func walk(n *yaml.Node, t reflect.Type, path string, pos positions, probs *Problems, file string, active map[*yaml.Node]bool) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
@@ -202,10 +272,30 @@ func walk(n *yaml.Node, t reflect.Type, path string, pos positions, probs *Probl
 	case t == durationType:
 		return
 	case t.Kind() == reflect.Struct && n.Kind == yaml.MappingNode:
+		if active[n] {
+			return
+		}
+		active[n] = true
+		defer delete(active, n)
+		dropDuplicateKeys(n, path, probs, file)
 		fields := yamlFields(t)
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			child := join(path, k.Value)
+			if isMergeKey(k) {
+				// <<: *anchor merges the anchored mapping(s) into this one.
+				if v.Kind == yaml.AliasNode && v.Alias != nil {
+					v = v.Alias
+				}
+				if v.Kind == yaml.SequenceNode {
+					for _, item := range v.Content {
+						walk(item, t, path, pos, probs, file, active)
+					}
+				} else {
+					walk(v, t, path, pos, probs, file, active)
+				}
+				continue
+			}
 			f, ok := fields[k.Value]
 			if !ok {
 				msg := fmt.Sprintf("unknown field %q", k.Value)
@@ -218,22 +308,50 @@ func walk(n *yaml.Node, t reflect.Type, path string, pos positions, probs *Probl
 				continue
 			}
 			pos[child] = position{k.Line, k.Column}
-			walk(v, f.Type, child, pos, probs, file)
+			walk(v, f.Type, child, pos, probs, file, active)
 		}
 	case t.Kind() == reflect.Slice && n.Kind == yaml.SequenceNode:
 		for i, item := range n.Content {
 			child := fmt.Sprintf("%s[%d]", path, i)
 			pos[child] = position{item.Line, item.Column}
-			walk(item, t.Elem(), child, pos, probs, file)
+			walk(item, t.Elem(), child, pos, probs, file, active)
 		}
 	case t.Kind() == reflect.Map && n.Kind == yaml.MappingNode:
+		dropDuplicateKeys(n, path, probs, file)
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k := n.Content[i]
 			child := join(path, k.Value)
 			pos[child] = position{k.Line, k.Column}
-			walk(n.Content[i+1], t.Elem(), child, pos, probs, file)
+			walk(n.Content[i+1], t.Elem(), child, pos, probs, file, active)
 		}
 	}
+}
+
+// isMergeKey reports whether k is YAML's merge key <<.
+func isMergeKey(k *yaml.Node) bool {
+	return k.Kind == yaml.ScalarNode && k.Value == "<<" && k.ShortTag() == "!!merge"
+}
+
+// dropDuplicateKeys reports every key of mapping n written twice and removes
+// the later pair, so the decoder still fills the rest of the mapping (yaml.v3
+// would otherwise decode none of it, and validation would report its fields
+// as missing).
+func dropDuplicateKeys(n *yaml.Node, path string, probs *Problems, file string) {
+	first := map[string]int{}
+	kept := n.Content[:0]
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i]
+		if k.Kind == yaml.ScalarNode && !isMergeKey(k) {
+			if line, dup := first[k.Value]; dup {
+				*probs = append(*probs, Problem{File: file, Line: k.Line, Column: k.Column, Field: join(path, k.Value),
+					Message: fmt.Sprintf("is already set at line %d; remove one of them", line)})
+				continue
+			}
+			first[k.Value] = k.Line
+		}
+		kept = append(kept, n.Content[i], n.Content[i+1])
+	}
+	n.Content = kept
 }
 
 func join(path, key string) string {

@@ -100,7 +100,12 @@ func (s *Stack) validate(pos positions) Problems {
 	}
 	v.oneOf("alerting.engine", s.Alerting.Engine, engines)
 	if s.Alerting.Engine == EngineGrafana && !s.Grafana.IsEnabled() {
-		v.add("alerting.engine", "grafana needs grafana.enabled: true; set alerting.engine: prometheus to alert without Grafana")
+		if _, set := v.pos["alerting.engine"]; set || len(v.pos) == 0 {
+			v.add("alerting.engine", "grafana needs grafana.enabled: true; set alerting.engine: prometheus to alert without Grafana")
+		} else {
+			// The engine is grafana by default: point at the line the user wrote.
+			v.add("grafana.enabled", "false leaves the default alerting engine (grafana) without Grafana; set alerting.engine: prometheus to alert without Grafana")
+		}
 	}
 	v.smtp(s)
 	v.alerts(s)
@@ -124,7 +129,11 @@ func (v *validator) model(s *Stack, p string, m Model, seen map[string]bool) {
 		v.add(p+".kind", "is required: one of %s", strings.Join(kinds, ", "))
 		return
 	}
-	v.oneOf(p+".kind", m.Kind, kinds)
+	if !contains(kinds, m.Kind) {
+		// The other checks (and the protocol's default) depend on the kind.
+		v.oneOf(p+".kind", m.Kind, kinds)
+		return
+	}
 	v.oneOf(p+".protocol", m.Protocol, protocols)
 	v.port(p+".port", m.Port)
 	v.port(p+".host_port", m.HostPort)
@@ -146,7 +155,7 @@ func (v *validator) model(s *Stack, p string, m Model, seen map[string]bool) {
 	switch m.Kind {
 	case KindDemo:
 		if m.Image != "" || m.Build != "" {
-			v.add(p+".image", "kind demo runs stackgen's own demo model; remove image/build or use kind custom")
+			v.add(imageOrBuild(p, m), "kind demo runs stackgen's own demo model; remove image/build or use kind custom")
 		}
 	case KindMLflow, KindCustom:
 		if m.Image == "" && m.Build == "" {
@@ -158,7 +167,7 @@ func (v *validator) model(s *Stack, p string, m Model, seen map[string]bool) {
 		}
 	case KindRemote:
 		if m.Image != "" || m.Build != "" {
-			v.add(p+".image", "kind remote runs no model server; remove image/build")
+			v.add(imageOrBuild(p, m), "kind remote runs no model server; remove image/build")
 		}
 		if m.HostPort != 0 {
 			v.add(p+".host_port", "kind remote runs no model server to publish; remove host_port")
@@ -187,6 +196,15 @@ func (v *validator) model(s *Stack, p string, m Model, seen map[string]bool) {
 	if m.ModelBasePath != "" && m.Kind != KindTFServing {
 		v.add(p+".model_base_path", "only kind tfserving mounts a model folder")
 	}
+}
+
+// imageOrBuild is the field of m to blame for an image or build it must not
+// have: image when set, else build.
+func imageOrBuild(p string, m Model) string {
+	if m.Image != "" {
+		return p + ".image"
+	}
+	return p + ".build"
 }
 
 func (v *validator) exporter(e Exporter) {
@@ -437,7 +455,18 @@ func (v *validator) ports(s *Stack) {
 	first := map[int]string{}
 	for _, u := range uses {
 		if prev, ok := first[u.port]; ok {
-			v.add(u.field, "host port %d is already used by %s; pick another port", u.port, prev)
+			field, other := u.field, prev
+			// Report the clash on a field written in the file when the
+			// later one is only a default.
+			if _, set := v.pos[field]; !set {
+				if _, otherSet := v.pos[other]; otherSet {
+					field, other = other, field
+				}
+			}
+			if _, set := v.pos[other]; !set && len(v.pos) > 0 {
+				other += " (by default)"
+			}
+			v.add(field, "host port %d is already used by %s; pick another port", u.port, other)
 			continue
 		}
 		first[u.port] = u.field

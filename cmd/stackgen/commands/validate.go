@@ -1,0 +1,73 @@
+package commands
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stackgen/stackgen/stack"
+)
+
+func init() { register(newValidateCmd) }
+
+func newValidateCmd() *cobra.Command {
+	var file string
+	c := &cobra.Command{
+		Use:   "validate",
+		Short: "Check stack.yaml and list every problem",
+		Long: `validate loads stack.yaml, applies defaults and checks it. On success it prints
+a one-line summary and exits 0. Otherwise it prints every problem on stderr,
+one per line as FILE:LINE:COL: FIELD: MESSAGE, and exits 1.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := loadStack(file)
+			var probs stack.Problems
+			switch {
+			case errors.As(err, &probs):
+				for _, p := range probs {
+					fmt.Fprintln(cmd.ErrOrStderr(), p.String())
+				}
+				return exitf(1, "%s: %d problem(s)", file, len(probs))
+			case errors.Is(err, fs.ErrNotExist):
+				return exitf(1, "%w (run 'stackgen init' to write a starter)", err)
+			case err != nil:
+				return exitf(1, "%w", err)
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), summary(file, s))
+			return nil
+		},
+	}
+	addStackFlag(c, &file)
+	return c
+}
+
+// summary is validate's one-line report on a valid stack, e.g.
+// "stack.yaml: OK: stack demo, 1 model (demo: demo), 9 alerts, alerting engine grafana".
+func summary(file string, s *stack.Stack) string {
+	models := make([]string, len(s.Models))
+	for i, m := range s.Models {
+		models[i] = m.Name + ": " + m.Kind
+	}
+	// Count the alerts that apply to at least one model: a TF Serving default
+	// alert on an MLflow-only stack renders nothing.
+	alerts := 0
+	for _, a := range s.EffectiveAlerts() {
+		if len(s.ModelsFor(a)) > 0 {
+			alerts++
+		}
+	}
+	return fmt.Sprintf("%s: OK: stack %s, %s (%s), %s, alerting engine %s",
+		file, s.Name, plural(len(s.Models), "model"), strings.Join(models, ", "),
+		plural(alerts, "alert"), s.Alerting.Engine)
+}
+
+// plural formats n with noun, adding an s unless n is 1.
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
