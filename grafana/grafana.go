@@ -9,6 +9,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/stackgen/stackgen/alerting"
 	"github.com/stackgen/stackgen/stack"
 )
 
@@ -69,7 +70,9 @@ type ProviderOptions struct {
 }
 
 // Render returns the data source and dashboard provider files for s, or
-// nothing when Grafana is disabled.
+// nothing when Grafana is disabled. Dashboards share the alert rules' folder,
+// and a dashboard whose file is no longer rendered (a removed model) is
+// deleted from Grafana.
 func Render(s *stack.Stack) (map[string][]byte, error) {
 	if !s.Grafana.IsEnabled() {
 		return map[string][]byte{}, nil
@@ -87,9 +90,9 @@ func Render(s *stack.Stack) (map[string][]byte, error) {
 	pr := ProviderFileContent{APIVersion: 1, Providers: []Provider{{
 		Name:                  "stackgen",
 		OrgID:                 1,
-		Folder:                s.Name,
+		Folder:                alerting.GrafanaFolder(s),
 		Type:                  "file",
-		DisableDeletion:       true,
+		DisableDeletion:       false,
 		AllowUIUpdates:        false,
 		UpdateIntervalSeconds: 30,
 		Options:               ProviderOptions{Path: DashboardsPath},
