@@ -3,10 +3,11 @@
 // (grafana/dashboards/_overview.json).
 //
 // A model's dashboard carries the panels of the seed stacks stackgen
-// replaces: seed 000's exporter panels (RPS, p95 latency, CPU, RAM MB, target
-// health, open FDs, threads) with their exact queries plus a model="<name>"
-// matcher, error ratios, in-flight requests, upstream failures and
-// predictions; and, for models whose server exports TF Serving metrics, seed
+// replaces: seed 000's exporter panels (RPS, p95 latency, CPU in cores, RAM
+// in MiB, target health, open FDs, threads) with their exact queries plus a
+// model="<name>" matcher, the error ratio as the high_error_ratio alert
+// counts it (every code but 2xx/3xx) with 5xx and 4xx apart, in-flight
+// requests, upstream failures and predictions; and, for models whose server exports TF Serving metrics, seed
 // 002's panels (total requests, by status, RPS, errors, error ratio, average
 // and p95/p99 latency in ms). The overview carries seed 000's queries
 // verbatim (job matcher only), one series per model.
@@ -24,6 +25,7 @@ import (
 	"fmt"
 	"path"
 	"regexp"
+	"strconv"
 
 	"github.com/grafana-tools/sdk"
 
@@ -151,10 +153,9 @@ func newDashboard(s *stack.Stack, uid, title, description string, tags ...string
 		Board: sdk.Board{
 			UID:           uid,
 			Title:         title,
-			Style:         "dark",
 			Timezone:      "browser",
-			Editable:      true,
-			GraphTooltip:  1, // shared crosshair
+			Editable:      false, // provisioned with allowUiUpdates false: UI edits cannot be saved
+			GraphTooltip:  1,     // shared crosshair
 			SchemaVersion: SchemaVersion,
 			Refresh:       &sdk.BoolString{Value: Refresh},
 			Time:          sdk.Time{From: "now-1h", To: "now"},
@@ -243,8 +244,10 @@ type spec struct {
 	base     string
 	levels   []level
 	mappings []valueMapping
-	queries  []series
-	w, h     int
+	// axisLabel is a timeseries panel's y axis label.
+	axisLabel string
+	queries   []series
+	w, h      int
 }
 
 // timeseries adds a timeseries panel.
@@ -263,6 +266,7 @@ func (l *layout) timeseries(sp spec) {
 		LineWidth:         1,
 		FillOpacity:       10,
 		ShowPoints:        "never",
+		AxisLabel:         sp.axisLabel,
 		AxisSoftMin:       floatp(0),
 	}
 }
@@ -333,13 +337,89 @@ var upMapping = []valueMapping{{Type: "value", Options: map[string]mappingResult
 	"1": {Text: "UP", Color: "green", Index: 1},
 }}}
 
-// Thresholds shared by the dashboards.
+// Thresholds shared by the dashboards, used as they are when no alert sets
+// the level (see alertLevels).
 var (
 	latencySecondsLevels = []level{{0.5, "yellow"}, {1, "red"}}
 	latencyMsLevels      = []level{{500, "yellow"}, {1000, "red"}}
 	errorRatioLevels     = []level{{0.01, "yellow"}, {0.05, "red"}}
-	cpuLevels            = []level{{0.7, "yellow"}, {0.9, "red"}}
+	cpuLevels            = []level{{0.7, "yellow"}, {0.9, "red"}} // cores
 )
+
+// Names of the default alerts (stack.DefaultAlerts) the stat thresholds follow.
+const (
+	alertHighErrorRatio = "high_error_ratio"
+	alertHighLatencyP95 = "high_latency_p95"
+	alertHighCPU        = "high_cpu"
+)
+
+// alertRule says how a panel's thresholds follow an alert: the effective
+// alert of kind on source, preferably the one called name.
+type alertRule struct {
+	name, kind, source string
+	// warn is the share of the alert threshold from which the panel turns yellow.
+	warn float64
+	// scale converts the alert's unit to the panel's (1000 for s to ms).
+	scale float64
+	// fallback is used when no such alert applies.
+	fallback []level
+}
+
+var (
+	exporterErrorRatio = alertRule{alertHighErrorRatio, stack.AlertErrorRatioHigh, stack.SourceExporter, 0.2, 1, errorRatioLevels}
+	exporterLatencyP95 = alertRule{alertHighLatencyP95, stack.AlertLatencyP95High, stack.SourceExporter, 0.5, 1, latencySecondsLevels}
+	exporterCPU        = alertRule{alertHighCPU, stack.AlertCPUHigh, stack.SourceExporter, 0.75, 1, cpuLevels}
+	tfErrorRatio       = alertRule{"", stack.AlertErrorRatioHigh, stack.SourceModelServer, 0.2, 1, errorRatioLevels}
+	tfLatencyP95       = alertRule{"", stack.AlertLatencyP95High, stack.SourceModelServer, 0.5, 1000, latencyMsLevels}
+)
+
+// alertLevels returns the thresholds of a panel that watches what rule's
+// alert watches on model (the overview passes "" and follows only alerts that
+// apply to every model): red from the alert's threshold, where it fires, and
+// yellow from warn × threshold. Without such an alert it is rule.fallback.
+func alertLevels(s *stack.Stack, model string, rule alertRule) []level {
+	t, ok := alertThreshold(s, model, rule)
+	if !ok {
+		return rule.fallback
+	}
+	t = round(t * rule.scale)
+	if warn := round(t * rule.warn); warn > 0 && warn < t {
+		return []level{{warn, "yellow"}, {t, "red"}}
+	}
+	return []level{{t, "red"}}
+}
+
+// alertThreshold is the threshold of the effective alert rule follows on
+// model: the one named rule.name if it applies, else the lowest threshold of
+// the other alerts of the kind and source (the first to fire).
+func alertThreshold(s *stack.Stack, model string, rule alertRule) (float64, bool) {
+	var (
+		best  float64
+		found bool
+	)
+	for _, a := range s.EffectiveAlerts() {
+		if a.Kind != rule.kind || a.Source != rule.source || a.Threshold == nil || (a.Model != "" && a.Model != model) {
+			continue
+		}
+		if rule.name != "" && a.Name == rule.name {
+			return *a.Threshold, true
+		}
+		if !found || *a.Threshold < best {
+			best, found = *a.Threshold, true
+		}
+	}
+	return best, found
+}
+
+// round keeps 6 significant digits, so that derived levels read 0.01, not
+// 0.010000000000000002.
+func round(f float64) float64 {
+	r, err := strconv.ParseFloat(strconv.FormatFloat(f, 'g', 6, 64), 64)
+	if err != nil {
+		return f
+	}
+	return r
+}
 
 // exporterSelector matches the exporter job, and one model's exporter when
 // model is not empty.
@@ -351,6 +431,18 @@ func exporterSelector(s *stack.Stack, model string) selector {
 	return sel
 }
 
+// Titles and descriptions of panels both dashboards carry.
+const (
+	errorRatioTitle       = "Error ratio (4xx + 5xx)"
+	errorRatioDescription = "Share of requests answered with a status code other than 2xx or 3xx (5m), as the " +
+		alertHighErrorRatio + " alert counts failed requests: a 400 for an invalid payload is a failed prediction too."
+	cpuTitle       = "CPU (cores)"
+	cpuDescription = "CPU seconds per second, 5m rate: 1 = one full core."
+	// The seed's "RAM MB" query divides by 1024 * 1024: mebibytes.
+	ramTitle       = "RAM (MiB)"
+	ramDescription = "Resident memory, 5m average, in MiB (1024 × 1024 bytes)."
+)
+
 func modelDashboard(s *stack.Stack, m stack.Model) (*dashboard, error) {
 	d := newDashboard(s, ModelUID(s, m),
 		fmt.Sprintf("%s / %s", s.Name, m.Name),
@@ -360,22 +452,23 @@ func modelDashboard(s *stack.Stack, m stack.Model) (*dashboard, error) {
 	l := newLayout(d)
 	sel := exporterSelector(s, m.Name)
 	q := seed000(sel)
-	ratio := func(re string) string { return codeRatio(sel, re, "") }
+	ratio := func(code labelMatcher) string { return codeRatio(sel, code, "") }
 
 	l.row("Exporter: traffic and latency")
 	l.stat(spec{title: "Requests/s", unit: "reqps", min: floatp(0), queries: []series{{q.RPS, "requests/s"}}, w: 6, h: 4})
-	l.stat(spec{title: "P95 latency", unit: "s", min: floatp(0), levels: latencySecondsLevels, queries: []series{{q.P95, "p95"}}, w: 6, h: 4})
-	l.stat(spec{title: "5xx error ratio", unit: "percentunit", decimals: intp(2), min: floatp(0), max: floatp(1),
-		levels: errorRatioLevels, queries: []series{{ratio("5.."), "5xx"}}, w: 6, h: 4})
+	l.stat(spec{title: "P95 latency", unit: "s", min: floatp(0), levels: alertLevels(s, m.Name, exporterLatencyP95),
+		queries: []series{{q.P95, "p95"}}, w: 6, h: 4})
+	l.stat(spec{title: errorRatioTitle, description: errorRatioDescription, unit: "percentunit", decimals: intp(2), min: floatp(0), max: floatp(1),
+		levels: alertLevels(s, m.Name, exporterErrorRatio), queries: []series{{ratio(codeFailed), "4xx + 5xx"}}, w: 6, h: 4})
 	l.stat(spec{title: "Target health", description: "up: whether Prometheus can scrape the exporter.", unit: "short",
 		base: "red", levels: []level{{1, "green"}}, mappings: upMapping, queries: []series{{q.Up, "{{instance}}"}}, w: 6, h: 4})
 	l.timeseries(spec{title: "Requests/s (RPS)", unit: "reqps", min: floatp(0), queries: []series{{q.RPS, "requests/s"}}, w: 12, h: 8})
 	l.timeseries(spec{title: "Latency (P95)", unit: "s", min: floatp(0), queries: []series{
 		{q.P95, "p95"}, {latencyQuantile("0.5", sel), "p50"}, {latencyQuantile("0.99", sel), "p99"},
 	}, w: 12, h: 8})
-	l.timeseries(spec{title: "Error ratio", description: "Share of requests answered with 5xx and 4xx status codes (5m).",
+	l.timeseries(spec{title: errorRatioTitle, description: errorRatioDescription + " 5xx and 4xx are also shown apart for diagnosis.",
 		unit: "percentunit", decimals: intp(2), min: floatp(0), max: floatp(1),
-		queries: []series{{ratio("5.."), "5xx"}, {ratio("4.."), "4xx"}}, w: 8, h: 8})
+		queries: []series{{ratio(codeFailed), "4xx + 5xx"}, {ratio(code5xx), "5xx"}, {ratio(code4xx), "4xx"}}, w: 8, h: 8})
 	l.timeseries(spec{title: "Requests/s by route and code", unit: "reqps", min: floatp(0), queries: []series{
 		{fmt.Sprintf(`sum by (route, code) (rate(http_requests_total{%s}[1m]))`, sel), "{{route}} {{code}}"},
 	}, w: 8, h: 8})
@@ -402,9 +495,9 @@ func modelDashboard(s *stack.Stack, m stack.Model) (*dashboard, error) {
 		}, w: 6, h: 8})
 
 	l.row("Exporter: process")
-	l.timeseries(spec{title: "CPU", description: "CPU seconds per second (1 = one core).", unit: "percentunit", min: floatp(0),
-		levels: cpuLevels, queries: []series{{q.CPU, "{{instance}}"}}, w: 6, h: 8})
-	l.timeseries(spec{title: "RAM (MB)", description: "Resident memory, 5m average.", unit: "decmbytes", decimals: intp(1), min: floatp(0),
+	l.timeseries(spec{title: cpuTitle, description: cpuDescription, unit: "short", axisLabel: "cores", min: floatp(0),
+		levels: alertLevels(s, m.Name, exporterCPU), queries: []series{{q.CPU, "{{instance}}"}}, w: 6, h: 8})
+	l.timeseries(spec{title: ramTitle, description: ramDescription, unit: "mbytes", decimals: intp(1), min: floatp(0),
 		queries: []series{{q.RAMMB, "{{instance}}"}}, w: 6, h: 8})
 	l.timeseries(spec{title: "Open file descriptors", unit: "short", min: floatp(0), queries: []series{{q.OpenFDs, "{{instance}}"}}, w: 6, h: 8})
 	l.timeseries(spec{title: "Threads", unit: "short", min: floatp(0), queries: []series{{q.Threads, "{{instance}}"}}, w: 6, h: 8})
@@ -413,7 +506,7 @@ func modelDashboard(s *stack.Stack, m stack.Model) (*dashboard, error) {
 		if m.ModelName == "" {
 			return nil, errors.New("the model server exports TF Serving metrics but model_name is empty")
 		}
-		tfRow(l, m)
+		tfRow(s, l, m)
 	}
 	return d, nil
 }
@@ -426,7 +519,7 @@ func tfNote(m stack.Model) string {
 }
 
 // tfRow adds seed 002's TF Serving panels for model m.
-func tfRow(l *layout, m stack.Model) {
+func tfRow(s *stack.Stack, l *layout, m stack.Model) {
 	target := selector{eq("job", prometheus.ModelServerJob), eq(prometheus.ModelLabel, m.Name)}
 	t := seed002(target, target.with(eq("model_name", m.ModelName)))
 	l.row(fmt.Sprintf("TF Serving: %s (model server)", m.ModelName))
@@ -435,11 +528,12 @@ func tfRow(l *layout, m stack.Model) {
 	l.stat(spec{title: "Total requests", description: "Requests since the model server started.", unit: "short", min: floatp(0),
 		queries: []series{{t.Total, "total"}}, w: 4, h: 4})
 	l.stat(spec{title: "Requests/s", unit: "reqps", min: floatp(0), queries: []series{{t.RPSTotal, "requests/s"}}, w: 4, h: 4})
-	l.stat(spec{title: "Error ratio", unit: "percentunit", decimals: intp(2), min: floatp(0), max: floatp(1), levels: errorRatioLevels,
-		queries: []series{{t.ErrorRatio, "errors"}}, w: 4, h: 4})
+	l.stat(spec{title: "Error ratio", unit: "percentunit", decimals: intp(2), min: floatp(0), max: floatp(1),
+		levels: alertLevels(s, m.Name, tfErrorRatio), queries: []series{{t.ErrorRatio, "errors"}}, w: 4, h: 4})
 	l.stat(spec{title: "Average latency", description: "REST predict latency since start (sum/count).", unit: "ms", min: floatp(0),
 		levels: latencyMsLevels, queries: []series{{t.AvgLatencyMs, "{{instance}}"}}, w: 4, h: 4})
-	l.stat(spec{title: "P95 latency", unit: "ms", min: floatp(0), levels: latencyMsLevels, queries: []series{{t.P95Ms, "p95"}}, w: 4, h: 4})
+	l.stat(spec{title: "P95 latency", unit: "ms", min: floatp(0), levels: alertLevels(s, m.Name, tfLatencyP95),
+		queries: []series{{t.P95Ms, "p95"}}, w: 4, h: 4})
 	l.timeseries(spec{title: "Requests by status", description: "Cumulative request count by status.", unit: "short", min: floatp(0),
 		queries: []series{{t.ByStatus, "{{status}}"}}, w: 12, h: 8})
 	l.timeseries(spec{title: "Requests/s (RPS)", unit: "reqps", min: floatp(0), queries: []series{
@@ -469,9 +563,10 @@ func overviewDashboard(s *stack.Stack) *dashboard {
 	q := seed000(sel)
 	byModel := "{{" + prometheus.ModelLabel + "}}"
 	l.stat(spec{title: "Requests/s (all models)", unit: "reqps", min: floatp(0), queries: []series{{q.RPS, "requests/s"}}, w: 6, h: 4})
-	l.stat(spec{title: "P95 latency (all models)", unit: "s", min: floatp(0), levels: latencySecondsLevels, queries: []series{{q.P95, "p95"}}, w: 6, h: 4})
-	l.stat(spec{title: "5xx error ratio (all models)", unit: "percentunit", decimals: intp(2), min: floatp(0), max: floatp(1),
-		levels: errorRatioLevels, queries: []series{{codeRatio(sel, "5..", ""), "5xx"}}, w: 6, h: 4})
+	l.stat(spec{title: "P95 latency (all models)", unit: "s", min: floatp(0), levels: alertLevels(s, "", exporterLatencyP95),
+		queries: []series{{q.P95, "p95"}}, w: 6, h: 4})
+	l.stat(spec{title: errorRatioTitle + " (all models)", description: errorRatioDescription, unit: "percentunit", decimals: intp(2), min: floatp(0), max: floatp(1),
+		levels: alertLevels(s, "", exporterErrorRatio), queries: []series{{codeRatio(sel, codeFailed, ""), "4xx + 5xx"}}, w: 6, h: 4})
 	l.stat(spec{title: "Exporters up", description: fmt.Sprintf("Exporters Prometheus can scrape, of %d.", len(s.Models)),
 		unit: "short", min: floatp(0), max: floatp(float64(len(s.Models))), base: "red",
 		levels:  []level{{float64(len(s.Models)), "green"}},
@@ -482,12 +577,23 @@ func overviewDashboard(s *stack.Stack) *dashboard {
 	l.timeseries(spec{title: "P95 latency by model", unit: "s", min: floatp(0), queries: []series{
 		{fmt.Sprintf(`histogram_quantile(0.95, sum by(le, %s) (rate(http_request_duration_seconds_bucket{%s}[5m])))`, prometheus.ModelLabel, sel), byModel},
 	}, w: 12, h: 8})
-	l.timeseries(spec{title: "5xx error ratio by model", unit: "percentunit", decimals: intp(2), min: floatp(0), max: floatp(1),
-		queries: []series{{codeRatio(sel, "5..", prometheus.ModelLabel), byModel}}, w: 12, h: 8})
+	for _, r := range []struct {
+		title, description string
+		code               labelMatcher
+	}{
+		{errorRatioTitle + " by model", errorRatioDescription, codeFailed},
+		{"5xx error ratio by model", "Share of requests answered with a 5xx status code (5m).", code5xx},
+		{"4xx error ratio by model", "Share of requests answered with a 4xx status code (5m), e.g. 400 for an invalid payload.", code4xx},
+	} {
+		l.timeseries(spec{title: r.title, description: r.description, unit: "percentunit", decimals: intp(2), min: floatp(0), max: floatp(1),
+			queries: []series{{codeRatio(sel, r.code, prometheus.ModelLabel), byModel}}, w: 8, h: 8})
+	}
 	l.timeseries(spec{title: "Target health", unit: "short", min: floatp(0), max: floatp(1), mappings: upMapping,
-		queries: []series{{q.Up, byModel}}, w: 12, h: 8})
-	l.timeseries(spec{title: "CPU", unit: "percentunit", min: floatp(0), levels: cpuLevels, queries: []series{{q.CPU, byModel}}, w: 6, h: 8})
-	l.timeseries(spec{title: "RAM (MB)", unit: "decmbytes", decimals: intp(1), min: floatp(0), queries: []series{{q.RAMMB, byModel}}, w: 6, h: 8})
+		queries: []series{{q.Up, byModel}}, w: 24, h: 6})
+	l.timeseries(spec{title: cpuTitle, description: cpuDescription, unit: "short", axisLabel: "cores", min: floatp(0),
+		levels: alertLevels(s, "", exporterCPU), queries: []series{{q.CPU, byModel}}, w: 6, h: 8})
+	l.timeseries(spec{title: ramTitle, description: ramDescription, unit: "mbytes", decimals: intp(1), min: floatp(0),
+		queries: []series{{q.RAMMB, byModel}}, w: 6, h: 8})
 	l.timeseries(spec{title: "Open file descriptors", unit: "short", min: floatp(0), queries: []series{{q.OpenFDs, byModel}}, w: 6, h: 8})
 	l.timeseries(spec{title: "Threads", unit: "short", min: floatp(0), queries: []series{{q.Threads, byModel}}, w: 6, h: 8})
 	return d

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 
+	"github.com/stackgen/stackgen/alerting"
 	"github.com/stackgen/stackgen/exporter"
 	"github.com/stackgen/stackgen/modelserver"
 	"github.com/stackgen/stackgen/prometheus"
@@ -283,6 +284,206 @@ func TestExporterExtrasPresent(t *testing.T) {
 	}
 }
 
+func panelByTitle(t *testing.T, d jsonDashboard, title string) jsonPanel {
+	t.Helper()
+	for _, p := range d.Panels {
+		if p.Title == title {
+			return p
+		}
+	}
+	t.Fatalf("%s: no panel %q", d.Title, title)
+	return jsonPanel{}
+}
+
+func panelExprs(p jsonPanel) []string {
+	var out []string
+	for _, q := range p.Targets {
+		out = append(out, q.Expr)
+	}
+	return out
+}
+
+// thresholdSteps returns a panel's threshold steps after the base as value: color.
+func thresholdSteps(p jsonPanel) map[float64]string {
+	out := map[float64]string{}
+	th, _ := p.FieldConfig.Defaults["thresholds"].(map[string]any)
+	steps, _ := th["steps"].([]any)
+	for _, st := range steps {
+		st := st.(map[string]any)
+		if v, ok := st["value"].(float64); ok {
+			out[v] = st["color"].(string)
+		}
+	}
+	return out
+}
+
+// routeMatcher finds a route label matcher. The exporter does not count its
+// own monitoring endpoints, so the dashboards need no route filter.
+var routeMatcher = regexp.MustCompile(`\broute\s*(=|!=|=~|!~)\s*"`)
+
+// The main error-ratio panels count failures as the high_error_ratio alert
+// does (every code but 2xx/3xx), and keep 5xx and 4xx apart for diagnosis.
+func TestErrorRatioMatchesAlert(t *testing.T) {
+	s := mustParse(t, multiYAML)
+	var alert stack.Alert
+	for _, a := range s.EffectiveAlerts() {
+		if a.Name == "high_error_ratio" {
+			alert = a
+		}
+	}
+	if alert.Kind != stack.AlertErrorRatioHigh {
+		t.Fatalf("default alert high_error_ratio has kind %q", alert.Kind)
+	}
+	q, err := alerting.ValueQuery(s, alert, s.Models[3])
+	if err != nil {
+		t.Fatal(err)
+	}
+	const failed = `code!~"2..|3.."`
+	if !strings.Contains(q.Value, failed) {
+		t.Fatalf("alert query %s no longer matches %s: update the dashboards' error ratio", q.Value, failed)
+	}
+	files := mustBuild(t, s)
+	sel := `{job="exporters", model="scorer"}`
+	all := `sum (rate(http_requests_total` + sel + `[5m]))`
+	wantAll := `(sum (rate(http_requests_total{job="exporters", model="scorer", ` + failed + `}[5m])) or ` + all + ` * 0) / ` + all
+	d := decode(t, "scorer", files["grafana/dashboards/scorer.json"])
+	stat := panelByTitle(t, d, "Error ratio (4xx + 5xx)")
+	if stat.Type != "stat" {
+		// The stat comes first; the timeseries of the same title follows.
+		t.Fatalf("first %q panel is a %s", stat.Title, stat.Type)
+	}
+	if got := panelExprs(stat); !slices.Equal(got, []string{wantAll}) {
+		t.Errorf("stat queries = %q, want %q", got, wantAll)
+	}
+	var ts *jsonPanel
+	for i, p := range d.Panels {
+		if p.Title == stat.Title && p.Type == "timeseries" {
+			ts = &d.Panels[i]
+		}
+	}
+	if ts == nil {
+		t.Fatal("no error ratio timeseries")
+	}
+	got := panelExprs(*ts)
+	if len(got) != 3 || got[0] != wantAll || !strings.Contains(got[1], `code=~"5.."`) || !strings.Contains(got[2], `code=~"4.."`) {
+		t.Errorf("timeseries queries = %q, want 4xx + 5xx, then 5xx and 4xx", got)
+	}
+	for fx, files := range allBuilt(t) {
+		for file, d := range files {
+			for _, p := range d.Panels {
+				if strings.HasPrefix(p.Title, "5xx error ratio") && p.Type == "stat" {
+					t.Errorf("%s %s: stat %q shows only 5xx", fx, file, p.Title)
+				}
+				for _, e := range panelExprs(p) {
+					if routeMatcher.MatchString(e) {
+						t.Errorf("%s %s: panel %q filters routes: %s", fx, file, p.Title, e)
+					}
+				}
+			}
+		}
+		ov := files[OverviewFile]
+		byModel := panelExprs(panelByTitle(t, ov, "Error ratio (4xx + 5xx) by model"))
+		if len(byModel) != 1 || !strings.Contains(byModel[0], failed) || !strings.Contains(byModel[0], "sum by (model)") {
+			t.Errorf("%s overview: error ratio by model = %q", fx, byModel)
+		}
+		for _, title := range []string{"5xx error ratio by model", "4xx error ratio by model"} {
+			panelByTitle(t, ov, title)
+		}
+		if e := panelExprs(panelByTitle(t, ov, "Error ratio (4xx + 5xx) (all models)")); len(e) != 1 || !strings.Contains(e[0], failed) {
+			t.Errorf("%s overview: error ratio stat = %q", fx, e)
+		}
+	}
+}
+
+// Stat thresholds turn red where the alerts fire: the defaults (0.05 error
+// ratio, 0.5 s p95, 0.8 cores), stack.yaml's overrides, and the former
+// constants when the alerts are off.
+func TestThresholdsFollowAlerts(t *testing.T) {
+	tests := []struct {
+		name, yaml     string
+		errs, p95, cpu map[float64]string
+		overviewErrs   map[float64]string
+	}{
+		{"defaults", demoYAML,
+			map[float64]string{0.01: "yellow", 0.05: "red"},
+			map[float64]string{0.25: "yellow", 0.5: "red"},
+			map[float64]string{0.6: "yellow", 0.8: "red"},
+			map[float64]string{0.01: "yellow", 0.05: "red"}},
+		{"overridden", demoYAML + `alerts:
+  - name: high_error_ratio
+    threshold: 0.1
+  - name: high_latency_p95
+    threshold: 2
+  - name: high_cpu
+    threshold: 1.5
+`,
+			map[float64]string{0.02: "yellow", 0.1: "red"},
+			map[float64]string{1: "yellow", 2: "red"},
+			map[float64]string{1.125: "yellow", 1.5: "red"},
+			map[float64]string{0.02: "yellow", 0.1: "red"}},
+		{"one model only", demoYAML + `alerts:
+  - name: high_error_ratio
+    model: demo
+    threshold: 0.2
+`,
+			map[float64]string{0.04: "yellow", 0.2: "red"},
+			map[float64]string{0.25: "yellow", 0.5: "red"},
+			map[float64]string{0.6: "yellow", 0.8: "red"},
+			// The overview follows only alerts on every model.
+			map[float64]string{0.01: "yellow", 0.05: "red"}},
+		{"defaults off", demoYAML + "alerting: {defaults: false}\n",
+			map[float64]string{0.01: "yellow", 0.05: "red"},
+			map[float64]string{0.5: "yellow", 1: "red"},
+			map[float64]string{0.7: "yellow", 0.9: "red"},
+			map[float64]string{0.01: "yellow", 0.05: "red"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			files := mustBuild(t, mustParse(t, tt.yaml))
+			d := decode(t, "demo", files["grafana/dashboards/demo.json"])
+			ov := decode(t, "overview", files[OverviewFile])
+			for _, c := range []struct {
+				d     jsonDashboard
+				title string
+				want  map[float64]string
+			}{
+				{d, "Error ratio (4xx + 5xx)", tt.errs},
+				{d, "P95 latency", tt.p95},
+				{d, "CPU (cores)", tt.cpu},
+				{ov, "Error ratio (4xx + 5xx) (all models)", tt.overviewErrs},
+				{ov, "P95 latency (all models)", tt.p95},
+				{ov, "CPU (cores)", tt.cpu},
+			} {
+				if got := thresholdSteps(panelByTitle(t, c.d, c.title)); fmt.Sprint(got) != fmt.Sprint(c.want) {
+					t.Errorf("%s %q thresholds = %v, want %v", c.d.Title, c.title, got, c.want)
+				}
+			}
+		})
+	}
+}
+
+// CPU is in cores (short, axis labelled), RAM in MiB (the query divides by
+// 1024 * 1024, Grafana's "mbytes").
+func TestCPUAndRAMUnits(t *testing.T) {
+	for fx, files := range allBuilt(t) {
+		for file, d := range files {
+			for _, p := range d.Panels {
+				switch {
+				case slices.ContainsFunc(panelExprs(p), func(e string) bool { return strings.Contains(e, "process_cpu_seconds_total") }):
+					custom, _ := p.FieldConfig.Defaults["custom"].(map[string]any)
+					if p.Title != "CPU (cores)" || p.FieldConfig.Defaults["unit"] != "short" || custom["axisLabel"] != "cores" {
+						t.Errorf("%s %s: CPU panel %q unit %v axisLabel %v", fx, file, p.Title, p.FieldConfig.Defaults["unit"], custom["axisLabel"])
+					}
+				case slices.ContainsFunc(panelExprs(p), func(e string) bool { return strings.Contains(e, "/ (1024 * 1024)") }):
+					if p.Title != "RAM (MiB)" || p.FieldConfig.Defaults["unit"] != "mbytes" {
+						t.Errorf("%s %s: RAM panel %q unit %v", fx, file, p.Title, p.FieldConfig.Defaults["unit"])
+					}
+				}
+			}
+		}
+	}
+}
+
 // seed002Queries are seed 002's panel queries (model diabetes-prediction)
 // that stackgen keeps as they are apart from the added job and model
 // matchers; tfExtra maps the changed ones to what stackgen writes.
@@ -420,7 +621,7 @@ func TestBuildErrors(t *testing.T) {
 	}
 }
 
-var allowedUnits = []string{"reqps", "s", "ms", "percentunit", "decmbytes", "decbytes", "short"}
+var allowedUnits = []string{"reqps", "s", "ms", "percentunit", "mbytes", "short"}
 
 func TestFieldConfigUnitsAndThresholds(t *testing.T) {
 	fractional := 0
@@ -494,15 +695,15 @@ func TestPanelUnits(t *testing.T) {
 	files := mustBuild(t, mustParse(t, demoYAML))
 	d := decode(t, "demo", files["grafana/dashboards/demo.json"])
 	want := map[string]string{
-		"Requests/s (RPS)":      "reqps",
-		"Latency (P95)":         "s",
-		"5xx error ratio":       "percentunit",
-		"CPU":                   "percentunit",
-		"RAM (MB)":              "decmbytes",
-		"Open file descriptors": "short",
-		"Threads":               "short",
-		"Latency (P95 / P99)":   "ms",
-		"Average latency":       "ms",
+		"Requests/s (RPS)":        "reqps",
+		"Latency (P95)":           "s",
+		"Error ratio (4xx + 5xx)": "percentunit",
+		"CPU (cores)":             "short",
+		"RAM (MiB)":               "mbytes",
+		"Open file descriptors":   "short",
+		"Threads":                 "short",
+		"Latency (P95 / P99)":     "ms",
+		"Average latency":         "ms",
 	}
 	for _, p := range d.Panels {
 		if u, ok := want[p.Title]; ok {
@@ -515,10 +716,11 @@ func TestPanelUnits(t *testing.T) {
 	for title := range want {
 		t.Errorf("panel %q missing", title)
 	}
-	// The seed's "RAM MB" divides by 1024*1024, so the unit is MB, and the
-	// latency stat is colored from 0.5 s.
+	// The seed's "RAM MB" divides by 1024*1024, so the unit is MiB (Grafana's
+	// "mbytes"; "decmbytes" is 10^6 bytes), and the latency stat turns red at
+	// the default alert's 0.5 s.
 	raw := string(files["grafana/dashboards/demo.json"])
-	for _, s := range []string{`"unit": "decmbytes"`, `"value": 0.5`, `"value": 0.01`, `"value": null`} {
+	for _, s := range []string{`"unit": "mbytes"`, `"value": 0.5`, `"value": 0.01`, `"value": null`} {
 		if !strings.Contains(raw, s) {
 			t.Errorf("JSON lacks %s", s)
 		}
@@ -681,8 +883,13 @@ func TestDashboardSettings(t *testing.T) {
 			if !slices.Contains(d.Tags, "stackgen") || d.Title == "" {
 				t.Errorf("%s: title %q tags %v", name, d.Title, d.Tags)
 			}
-			// Legacy sdk fields must not leak (ids are Grafana's to assign).
-			for _, k := range []string{"id", "rows", "slug", "originalTitle", "hideControls", "sharedCrosshair"} {
+			// Provisioned read-only (allowUiUpdates false): not editable in the UI.
+			if e, ok := d.Raw["editable"]; !ok || e != false {
+				t.Errorf("%s: editable = %v, want false", name, e)
+			}
+			// Legacy sdk fields must not leak (ids are Grafana's to assign;
+			// "style" is obsolete since Grafana 7).
+			for _, k := range []string{"id", "rows", "slug", "originalTitle", "hideControls", "sharedCrosshair", "style"} {
 				if _, ok := d.Raw[k]; ok {
 					t.Errorf("%s: legacy field %q present", name, k)
 				}

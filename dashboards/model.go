@@ -40,7 +40,9 @@ type dashboard struct {
 	// Timepicker replaces sdk.Timepicker, which always writes time_options.
 	Timepicker timepicker `json:"timepicker"`
 
-	// Legacy sdk.Board fields (pre-5.0 rows layout and friends).
+	// Legacy sdk.Board fields (pre-5.0 rows layout and friends; "style" is
+	// ignored since Grafana 7 and dropped by schema version 37's migration).
+	Style           *omitted `json:"style,omitempty"`
 	Rows            *omitted `json:"rows,omitempty"`
 	Slug            *omitted `json:"slug,omitempty"`
 	OriginalTitle   *omitted `json:"originalTitle,omitempty"`
@@ -159,6 +161,7 @@ type timeseriesCustom struct {
 	FillOpacity       int      `json:"fillOpacity"`
 	ShowPoints        string   `json:"showPoints"`
 	SpanNulls         bool     `json:"spanNulls"`
+	AxisLabel         string   `json:"axisLabel,omitempty"`
 	AxisSoftMin       *float64 `json:"axisSoftMin,omitempty"`
 }
 

@@ -14,6 +14,7 @@ type labelMatcher struct {
 func eq(name, value string) labelMatcher  { return labelMatcher{name, "=", value} }
 func neq(name, value string) labelMatcher { return labelMatcher{name, "!=", value} }
 func re(name, value string) labelMatcher  { return labelMatcher{name, "=~", value} }
+func nre(name, value string) labelMatcher { return labelMatcher{name, "!~", value} }
 
 // selector is an ordered list of label matchers, rendered as the inside of
 // {...}: `job="ml_model_exporter", model="demo"`.
@@ -58,17 +59,28 @@ func latencyQuantile(q string, sel selector) string {
 	return fmt.Sprintf(`histogram_quantile(%s, sum by(le) (rate(http_request_duration_seconds_bucket{%s}[5m])))`, q, sel)
 }
 
-// codeRatio is the share of requests whose status code matches codeRE over
+// Status code matchers of the exporter's request counter. A failed request
+// is one whose code is not 2xx or 3xx, as the high_error_ratio alert
+// (alerting.ValueQuery, kind error_ratio_high) counts it: the model server
+// answers an invalid payload with 400, and that is a failed prediction too.
+// 5xx and 4xx split the failures for diagnosis.
+var (
+	codeFailed = nre("code", "2..|3..")
+	code5xx    = re("code", "5..")
+	code4xx    = re("code", "4..")
+)
+
+// codeRatio is the share of requests whose status code matches code over
 // 5m. The "or … * 0" arm yields 0 instead of no data while no request has
 // failed yet (the counter child for the code does not exist until then).
 // by groups the result (e.g. "model"); empty means one series.
-func codeRatio(sel selector, codeRE, by string) string {
+func codeRatio(sel selector, code labelMatcher, by string) string {
 	agg := "sum"
 	if by != "" {
 		agg = "sum by (" + by + ")"
 	}
 	all := fmt.Sprintf(`%s (rate(http_requests_total{%s}[5m]))`, agg, sel)
-	bad := fmt.Sprintf(`%s (rate(http_requests_total{%s}[5m]))`, agg, sel.with(re("code", codeRE)))
+	bad := fmt.Sprintf(`%s (rate(http_requests_total{%s}[5m]))`, agg, sel.with(code))
 	return fmt.Sprintf(`(%s or %s * 0) / %s`, bad, all, all)
 }
 
