@@ -1,0 +1,105 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/stackgen/stackgen/runner"
+)
+
+func init() { register(newUpCmd) }
+
+func newUpCmd() *cobra.Command {
+	var (
+		file, out string
+		timeout   time.Duration
+		noBuild   bool
+	)
+	c := &cobra.Command{
+		Use:   "up [-f stack.yaml] [-o DIR] [--timeout 3m] [--no-build]",
+		Short: "Render the stack and run it on Docker, waiting until every service and scrape target is ready",
+		Long: `up renders stack.yaml (as render does), builds the stackgen:local image that
+runs stackgen's own services (FROM scratch, from this binary when it is a
+static Linux build, else from source), checks that published ports are free
+and images present, runs 'docker compose up -d' (or docker-compose), then
+waits with live progress until every service answers its readiness check and
+every Prometheus scrape target is up. It prints the URLs at the end.
+
+Running up again applies changes: compose recreates only the services whose
+configuration changed, and Prometheus and Alertmanager reload their
+configuration in place.
+
+Exit codes: 0 ready; 1 other failure; 2 stack.yaml invalid; 3 no Docker
+engine; 4 no compose; 5 a port in use; 6 an image missing; 7 a service or
+target not ready (its last log lines are shown).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signalContext(cmd)
+			defer stop()
+			s, dir, err := loadAndRender(file, out)
+			if err != nil {
+				return err
+			}
+			stderr := cmd.ErrOrStderr()
+			res, err := runner.Up(ctx, runner.UpOptions{
+				Dir:           dir,
+				Project:       s.Name,
+				Timeout:       timeout,
+				NoBuild:       noBuild,
+				StackgenImage: s.StackgenImage,
+				SourceHint:    s.Dir(),
+				Out:           stderr,
+				TTY:           isTerminal(stderr),
+			})
+			if err != nil {
+				return runnerExit(err)
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "stack %s is up (%.1fs)\n", res.Project, res.Elapsed.Seconds())
+			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+			for _, e := range res.Endpoints {
+				fmt.Fprintf(tw, "  %s\t%s\n", e.Service, e.URL)
+			}
+			tw.Flush()
+			return nil
+		},
+	}
+	addStackFlag(c, &file)
+	c.Flags().StringVarP(&out, "output", "o", "", "deploy folder to render into and run (default: deploy/ beside stack.yaml)")
+	c.Flags().DurationVar(&timeout, "timeout", 3*time.Minute, "how long to wait for every service and scrape target to be ready")
+	c.Flags().BoolVar(&noBuild, "no-build", false, "do not build the stackgen:local image (it must exist)")
+	return c
+}
+
+// signalContext is the command's context, cancelled on Ctrl-C or SIGTERM.
+func signalContext(cmd *cobra.Command) (context.Context, context.CancelFunc) {
+	ctx := cmd.Context()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	return signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+}
+
+// isTerminal reports whether w is a terminal (progress is then redrawn in place).
+func isTerminal(w any) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// runnerExit maps a runner error to the process exit code it carries.
+func runnerExit(err error) error {
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		return err
+	}
+	return &ExitError{Code: runner.Code(err), Err: err}
+}

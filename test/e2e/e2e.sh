@@ -1,0 +1,205 @@
+#!/usr/bin/env bash
+# End-to-end test of stackgen on a real Docker engine: one script, for CI and
+# for people. It
+#   1. runs scripts/setup.sh (Docker engine, compose, local Prometheus and
+#      Alertmanager images, bin/stackgen),
+#   2. `stackgen up` on examples/offline (Grafana disabled, no registry),
+#      and again to check that an unchanged stack is left alone,
+#   3. checks that a second stack on the same ports is refused (exit 5),
+#   4. sends load with `stackgen load`,
+#   5. asserts through the Prometheus HTTP API that every seed 000 dashboard
+#      query returns data, that `stackgen status --output json` reports every
+#      target up, and that the error-ratio alert fires,
+#   6. `stackgen down`, `stackgen up` again, and checks that Prometheus still
+#      has the samples from before,
+#   7. always `stackgen down --volumes` on exit.
+# Every wait is a bounded readiness loop, never a bare sleep. The deploy
+# folder is a temporary directory: the repository is not touched.
+#
+# Environment: STACKGEN_E2E_SKIP_SETUP=1 skips step 1 (bin/stackgen and the
+# images must exist); STACKGEN_E2E_KEEP=1 leaves the stack running.
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+SG="$ROOT/bin/stackgen"
+STACK="$ROOT/examples/offline/stack.yaml"
+WORK=$(mktemp -d /tmp/stackgen-e2e.XXXXXX)
+DEPLOY="$WORK/deploy"
+T_START=$(date +%s)
+
+PASSED=0
+FAILED=0
+log() { printf 'e2e: %s\n' "$*"; }
+pass() { PASSED=$((PASSED + 1)); printf 'e2e: PASS %s\n' "$*"; }
+fail() { FAILED=$((FAILED + 1)); printf 'e2e: FAIL %s\n' "$*"; }
+
+finish() {
+	local rc=$?
+	if [ "${STACKGEN_E2E_KEEP:-0}" != 1 ] && [ -x "$SG" ] && [ -f "$DEPLOY/compose.yaml" ]; then
+		log "cleanup: stackgen down --volumes"
+		"$SG" down -f "$STACK" -o "$DEPLOY" --volumes || true
+	fi
+	rm -rf "$WORK"
+	[ "$FAILED" -gt 0 ] && rc=1
+	printf 'e2e: %d passed, %d failed (%d s)\n' "$PASSED" "$FAILED" "$(($(date +%s) - T_START))"
+	exit "$rc"
+}
+trap finish EXIT
+trap 'exit 130' INT TERM
+
+# fatal stops the test after a failed step the rest depends on.
+fatal() {
+	fail "$*"
+	exit 1
+}
+
+# ---------------------------------------------------------------------------
+if [ "${STACKGEN_E2E_SKIP_SETUP:-0}" != 1 ]; then
+	log "setup"
+	bash "$ROOT/scripts/setup.sh" || fatal "scripts/setup.sh"
+fi
+if ! command -v curl >/dev/null 2>&1; then
+	log "installing curl"
+	apt-get install -y -qq curl >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq curl >/dev/null; } || fatal "curl is needed"
+fi
+[ -x "$SG" ] || fatal "$SG missing (run scripts/setup.sh)"
+
+PROM=http://127.0.0.1:9090
+
+# prom_query QUERY [TIME]: prints the API's JSON answer for an instant query.
+prom_query() {
+	local args=(--data-urlencode "query=$1")
+	[ -n "${2:-}" ] && args+=(--data-urlencode "time=$2")
+	curl -fsS -m 10 -G "${args[@]}" "$PROM/api/v1/query" 2>/dev/null
+}
+
+# has_data JSON: the answer is a success with at least one series.
+has_data() { grep -q '"status":"success"' <<<"$1" && grep -q '"result":\[{' <<<"$1"; }
+
+# wait_query NAME QUERY TIMEOUT [TIME]: passes when QUERY returns data within TIMEOUT s.
+wait_query() {
+	local name=$1 q=$2 timeout=$3 at=${4:-} deadline ans
+	deadline=$(($(date +%s) + timeout))
+	while :; do
+		ans=$(prom_query "$q" "$at")
+		if has_data "$ans"; then
+			pass "$name: $(grep -o '"value":\[[^]]*\]' <<<"$ans" | head -n1)"
+			return 0
+		fi
+		if [ "$(date +%s)" -ge "$deadline" ]; then
+			fail "$name: no data within ${timeout}s for $q (last answer: ${ans:0:300})"
+			return 1
+		fi
+		sleep 1
+	done
+}
+
+# ---------------------------------------------------------------------------
+log "stackgen up (first start)"
+t0=$(date +%s)
+if "$SG" up -f "$STACK" -o "$DEPLOY" --timeout 4m; then
+	pass "stackgen up: every service and target ready in $(($(date +%s) - t0)) s"
+else
+	fatal "stackgen up (exit $?)"
+fi
+
+log "stackgen up again (nothing changed)"
+out=$("$SG" up -f "$STACK" -o "$DEPLOY" --timeout 2m 2>&1)
+rc=$?
+printf '%s\n' "$out" | sed 's/^/    /'
+if [ "$rc" = 0 ] && grep -q 'compose: unchanged' <<<"$out" && ! grep -qE 'compose: .*(created|recreated)' <<<"$out"; then
+	pass "second up leaves every container in place"
+else
+	fail "second up (exit $rc) recreated containers or failed"
+fi
+
+log "a second stack on the same ports is refused"
+sed 's/^name: .*/name: e2e-port-clash/' "$STACK" >"$WORK/clash.yaml"
+out=$("$SG" up -f "$WORK/clash.yaml" -o "$WORK/clash-deploy" --timeout 1m 2>&1)
+rc=$?
+if [ "$rc" = 5 ] && grep -q 'already in use' <<<"$out"; then
+	pass "port clash: exit 5: $(grep -m1 'already in use' <<<"$out")"
+else
+	fail "port clash: exit $rc, want 5: $out"
+fi
+if [ -f "$WORK/clash-deploy/compose.yaml" ]; then
+	"$SG" down -f "$WORK/clash.yaml" -o "$WORK/clash-deploy" --volumes >/dev/null 2>&1 || true
+fi
+
+# ---------------------------------------------------------------------------
+log "load: 20 s at 20 requests/s, half of them invalid (fires the error-ratio alert)"
+if "$SG" load -f "$STACK" --duration 20s --rate 20 --error-ratio 0.5 -q; then
+	pass "stackgen load"
+else
+	# load exits 1 only when no request succeeded.
+	fail "stackgen load (exit $?)"
+fi
+
+# The seed 000 dashboard queries (../shared/seeds/README.md): each must return data.
+J='job="ml_model_exporter"'
+declare -a SEED_QUERIES=(
+	"RPS|sum(rate(http_requests_total{$J}[1m]))"
+	"P95 latency|histogram_quantile(0.95, sum by(le) (rate(http_request_duration_seconds_bucket{$J}[5m])))"
+	"CPU|rate(process_cpu_seconds_total{$J}[5m])"
+	"RAM MB|avg_over_time(process_resident_memory_bytes{$J}[5m]) / (1024 * 1024)"
+	"Target health|up{$J}"
+	"Open FDs|avg_over_time(process_open_fds{$J}[5m])"
+	"Threads|avg_over_time(process_threads{$J}[5m])"
+)
+for entry in "${SEED_QUERIES[@]}"; do
+	wait_query "seed query ${entry%%|*}" "${entry#*|}" 60
+done
+wait_query "requests were counted" "sum(http_requests_total{$J}) > 0" 30
+
+log "stackgen status --output json"
+status=$("$SG" status -f "$STACK" -o "$DEPLOY" --output json)
+rc=$?
+up=$(grep -o '"targets_up": [0-9]*' <<<"$status" | grep -o '[0-9]*$')
+total=$(grep -o '"targets_total": [0-9]*' <<<"$status" | grep -o '[0-9]*$')
+if [ "$rc" = 0 ] && grep -q '"healthy": true' <<<"$status" && [ -n "$up" ] && [ "$up" = "$total" ] && [ "$total" -ge 3 ]; then
+	pass "status: healthy, $up/$total targets up"
+else
+	fail "status (exit $rc): $status"
+fi
+
+# The example's high_error_ratio alert (threshold 0.2 over 1m, for 0s) must
+# fire from the invalid half of the load, and status must show it.
+deadline=$(($(date +%s) + 90))
+while :; do
+	status=$("$SG" status -f "$STACK" -o "$DEPLOY" --output json 2>/dev/null)
+	if grep -q '"name": "high_error_ratio"' <<<"$status"; then
+		pass "status lists the firing alert high_error_ratio"
+		break
+	fi
+	if [ "$(date +%s)" -ge "$deadline" ]; then
+		fail "alert high_error_ratio not firing within 90 s: $(curl -fsS -m 5 "$PROM/api/v1/alerts" 2>&1 | head -c 500)"
+		break
+	fi
+	sleep 2
+done
+
+# ---------------------------------------------------------------------------
+T_BEFORE_DOWN=$(date +%s)
+log "stackgen down (keeps volumes), then up again"
+if "$SG" down -f "$STACK" -o "$DEPLOY"; then
+	pass "stackgen down"
+else
+	fail "stackgen down (exit $?)"
+fi
+if curl -fsS -m 2 "$PROM/-/ready" >/dev/null 2>&1; then
+	fail "Prometheus still answers after down"
+else
+	pass "Prometheus is gone after down"
+fi
+t0=$(date +%s)
+if "$SG" up -f "$STACK" -o "$DEPLOY" --timeout 4m; then
+	pass "stackgen up after down: ready in $(($(date +%s) - t0)) s"
+else
+	fatal "stackgen up after down (exit $?)"
+fi
+wait_query "samples from before down survive (requests counted at $T_BEFORE_DOWN)" \
+	"sum(http_requests_total{$J}) > 0" 30 "$T_BEFORE_DOWN"
+wait_query "earlier scrape history survives (up samples in the minute before down)" \
+	"count_over_time(up{$J}[1m]) > 1" 30 "$T_BEFORE_DOWN"
+
+exit 0
