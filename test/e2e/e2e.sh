@@ -178,6 +178,23 @@ while :; do
 	sleep 2
 done
 
+# Alertmanager must mail the firing alert to the stack's mail catcher
+# (smtp.mode local), whose JSON API lists it with the alert in the subject.
+MAIL=http://127.0.0.1:8025
+deadline=$(($(date +%s) + 120))
+while :; do
+	msgs=$(curl -fsS -m 5 "$MAIL/api/messages" 2>/dev/null || true)
+	if grep -Eq '"subject": ?"[^"]*high_error_ratio' <<<"$msgs"; then
+		pass "alert email arrived in the mail catcher: $(grep -Eo '"subject": ?"[^"]*high_error_ratio[^"]*"' <<<"$msgs" | head -n 1)"
+		break
+	fi
+	if [ "$(date +%s)" -ge "$deadline" ]; then
+		fail "no email naming high_error_ratio in $MAIL/api/messages within 120 s: $(head -c 500 <<<"$msgs")"
+		break
+	fi
+	sleep 2
+done
+
 # ---------------------------------------------------------------------------
 T_BEFORE_DOWN=$(date +%s)
 log "stackgen down (keeps volumes), then up again"
