@@ -99,10 +99,25 @@ var marker = []byte("# Rendered by stackgen")
 // temporary folder beside outDir, then either moves that folder into place
 // (new outDir) or replaces each file atomically and removes files no longer
 // rendered (existing outDir, so bind mounts of running containers stay valid).
+// Grafana alert rules that the previous render in outDir provisioned and this
+// one drops are listed in a deleteRules file, since Grafana keeps rules
+// otherwise; that file lasts until the next render, so run `up` in between.
 func Write(s *stack.Stack, outDir string) (Files, error) {
 	files, err := Render(s, outDir)
 	if err != nil {
 		return nil, err
+	}
+	if s.Grafana.IsEnabled() {
+		// Rules the previous render provisioned and this one drops must be
+		// deleted explicitly, or Grafana keeps them (see alerting.DeletedRules).
+		previous, _ := os.ReadFile(filepath.Join(outDir, alerting.GrafanaRulesPath))
+		deleted, err := alerting.DeletedRules(previous, files[alerting.GrafanaRulesPath])
+		if err != nil {
+			return nil, fmt.Errorf("render alerting: %w", err)
+		}
+		for p, data := range deleted {
+			files[p] = data
+		}
 	}
 	if err := WriteFiles(outDir, files, Dirs(s)); err != nil {
 		return nil, err

@@ -260,3 +260,26 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// TestRemovedAlertIsDeletedFromGrafana: dropping an alert from stack.yaml
+// renders a deleteRules entry for its rule on the next render.
+func TestRemovedAlertIsDeletedFromGrafana(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "deploy")
+	with := demo + "alerts:\n  - {name: slow_custom, kind: custom, expr: 'up > 2'}\n"
+	if _, err := Write(load(t, with), out); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(out, alerting.GrafanaDeletedRulesPath)); !os.IsNotExist(err) {
+		t.Fatalf("first render wrote a deleteRules file: %v", err)
+	}
+	if _, err := Write(load(t, demo), out); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(out, alerting.GrafanaDeletedRulesPath))
+	if err != nil {
+		t.Fatalf("no deleteRules file after removing an alert: %v", err)
+	}
+	if !strings.Contains(string(data), "slow_custom") || strings.Contains(string(data), "high_error_ratio") {
+		t.Errorf("deleteRules should name only the removed rule:\n%s", data)
+	}
+}
