@@ -178,13 +178,24 @@ func depends(cond string) types.ServiceDependency {
 	return types.ServiceDependency{Condition: cond, Required: true}
 }
 
-func (b *builder) stackgenService(name, role, model string, args ...string) types.ServiceConfig {
+// service starts a service running image, labelled with its role (and model).
+func (b *builder) service(name, image, role, model string) types.ServiceConfig {
 	svc := types.ServiceConfig{Name: name, Restart: restartPolicy}
-	svc.Image = b.s.StackgenImage
+	svc.Image = image
+	svc.Labels = b.labels(role, model)
+	return svc
+}
+
+// volume declares a named data volume of the stack; `down` keeps it unless --volumes.
+func (b *builder) volume(name string) {
+	b.p.Volumes[name] = types.VolumeConfig{Labels: types.Labels{labelStack: b.s.Name}}
+}
+
+func (b *builder) stackgenService(name, role, model string, args ...string) types.ServiceConfig {
+	svc := b.service(name, b.s.StackgenImage, role, model)
 	svc.PullPolicy = types.PullPolicyNever
 	svc.Entrypoint = types.ShellCommand{stackgenBinary}
 	svc.Command = types.ShellCommand(escAll(args))
-	svc.Labels = b.labels(role, model)
 	svc.StopGracePeriod = dur(15 * time.Second)
 	return svc
 }
@@ -197,9 +208,7 @@ func (b *builder) modelServer(m stack.Model) error {
 			"model", "serve", "--listen", ":"+strconv.Itoa(m.Port), "--name", m.ModelName)
 		svc.HealthCheck = stackgenHealth(m.Port, "/ping")
 	default:
-		svc = types.ServiceConfig{Name: m.ServiceName(), Restart: restartPolicy}
-		svc.Labels = b.labels("model", m.Name)
-		svc.Image = m.Image
+		svc = b.service(m.ServiceName(), m.Image, "model", m.Name)
 		if m.Build != "" {
 			ctx, err := b.rel(m.Build)
 			if err != nil {
@@ -284,9 +293,7 @@ func (b *builder) exporter(m stack.Model) {
 
 func (b *builder) prometheus() {
 	p := b.s.Prometheus
-	svc := types.ServiceConfig{Name: "prometheus", Restart: restartPolicy}
-	svc.Image = p.Image
-	svc.Labels = b.labels("prometheus", "")
+	svc := b.service("prometheus", p.Image, "prometheus", "")
 	svc.Command = types.ShellCommand{
 		"--config.file=/etc/prometheus/prometheus.yml",
 		"--storage.tsdb.path=/prometheus",
@@ -300,15 +307,13 @@ func (b *builder) prometheus() {
 	}
 	svc.Ports = b.port(p.Port, stack.PrometheusContainerPort)
 	svc.HealthCheck = health("CMD", "promtool", "query", "instant", "http://127.0.0.1:"+strconv.Itoa(stack.PrometheusContainerPort), "vector(1)")
-	b.p.Volumes[VolumePrometheus] = types.VolumeConfig{Labels: types.Labels{labelStack: b.s.Name}}
+	b.volume(VolumePrometheus)
 	b.p.Services[svc.Name] = svc
 }
 
 func (b *builder) grafana() {
 	g := b.s.Grafana
-	svc := types.ServiceConfig{Name: "grafana", Restart: restartPolicy}
-	svc.Image = g.Image
-	svc.Labels = b.labels("grafana", "")
+	svc := b.service("grafana", g.Image, "grafana", "")
 	env := types.MappingWithEquals{
 		"GF_SECURITY_ADMIN_USER":           ptr(esc(g.AdminUser)),
 		"GF_SECURITY_ADMIN_PASSWORD__FILE": ptr(secretsDir + SecretGrafanaAdmin),
@@ -348,15 +353,13 @@ func (b *builder) grafana() {
 	svc.Ports = b.port(g.Port, stack.GrafanaContainerPort)
 	svc.HealthCheck = health("CMD-SHELL", "wget -q -O /dev/null http://127.0.0.1:"+strconv.Itoa(stack.GrafanaContainerPort)+"/api/health || exit 1")
 	svc.DependsOn = types.DependsOnConfig{"prometheus": depends(types.ServiceConditionHealthy)}
-	b.p.Volumes[VolumeGrafana] = types.VolumeConfig{Labels: types.Labels{labelStack: b.s.Name}}
+	b.volume(VolumeGrafana)
 	b.p.Services[svc.Name] = svc
 }
 
 func (b *builder) alertmanager() {
 	a := b.s.Alerting
-	svc := types.ServiceConfig{Name: "alertmanager", Restart: restartPolicy}
-	svc.Image = a.AlertmanagerImage
-	svc.Labels = b.labels("alertmanager", "")
+	svc := b.service("alertmanager", a.AlertmanagerImage, "alertmanager", "")
 	svc.Command = types.ShellCommand{
 		"--config.file=/etc/alertmanager/alertmanager.yml",
 		"--storage.path=/alertmanager",
@@ -372,7 +375,7 @@ func (b *builder) alertmanager() {
 	}
 	svc.Ports = b.port(a.AlertmanagerPort, stack.AlertmanagerContainerPort)
 	svc.HealthCheck = health("CMD", "amtool", "--alertmanager.url=http://127.0.0.1:"+strconv.Itoa(stack.AlertmanagerContainerPort), "config", "show")
-	b.p.Volumes[VolumeAlertmanager] = types.VolumeConfig{Labels: types.Labels{labelStack: b.s.Name}}
+	b.volume(VolumeAlertmanager)
 	b.p.Services[svc.Name] = svc
 }
 

@@ -133,17 +133,21 @@ func (s *segment) timeOf(n float64) float64 {
 	return 2 * n / (b + math.Sqrt(disc))
 }
 
+// segFor returns the last segment whose beginning, as key measures it (in
+// requests or in seconds), is at or before v.
+func (sc *schedule) segFor(v float64, key func(*segment) float64) *segment {
+	for j := 1; j < len(sc.segs); j++ {
+		if v < key(&sc.segs[j]) {
+			return &sc.segs[j-1]
+		}
+	}
+	return &sc.segs[len(sc.segs)-1]
+}
+
 // at returns the intended send time of request i (0-based) since the start.
 func (sc *schedule) at(i int64) time.Duration {
 	n := float64(i)
-	k := len(sc.segs) - 1
-	for j := 1; j < len(sc.segs); j++ {
-		if n < sc.segs[j].count {
-			k = j - 1
-			break
-		}
-	}
-	s := &sc.segs[k]
+	s := sc.segFor(n, func(s *segment) float64 { return s.count })
 	t := s.start + s.timeOf(n-s.count)
 	return time.Duration(t * float64(time.Second))
 }
@@ -154,14 +158,7 @@ func (sc *schedule) countBy(t time.Duration) int64 {
 	if x <= 0 {
 		return 0
 	}
-	k := len(sc.segs) - 1
-	for j := 1; j < len(sc.segs); j++ {
-		if x < sc.segs[j].start {
-			k = j - 1
-			break
-		}
-	}
-	s := &sc.segs[k]
+	s := sc.segFor(x, func(s *segment) float64 { return s.start })
 	c := s.count + s.countIn(x-s.start)
 	return int64(math.Ceil(c - 1e-9))
 }
