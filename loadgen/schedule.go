@@ -166,14 +166,7 @@ func (sc *schedule) countBy(t time.Duration) int64 {
 // rateAt returns the scheduled rate at t since the start.
 func (sc *schedule) rateAt(t time.Duration) float64 {
 	x := t.Seconds()
-	k := len(sc.segs) - 1
-	for j := 1; j < len(sc.segs); j++ {
-		if x < sc.segs[j].start {
-			k = j - 1
-			break
-		}
-	}
-	s := &sc.segs[k]
+	s := sc.segFor(x, func(s *segment) float64 { return s.start })
 	if math.IsInf(s.length, 1) || s.r0 == s.r1 {
 		return s.r0
 	}
