@@ -8,6 +8,8 @@ import (
 	"sort"
 
 	"github.com/spf13/cobra"
+
+	"github.com/stackgen/stackgen/version"
 )
 
 // constructors holds every registered command constructor. Each command file
@@ -38,7 +40,9 @@ func NewRoot() *cobra.Command {
 		Short:         "Render and run a monitoring stack for an ML model server from one stack.yaml",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       version.Get().String(),
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
 	var cmds []*cobra.Command
 	for _, c := range constructors {
 		cmds = append(cmds, c())
