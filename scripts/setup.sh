@@ -219,7 +219,7 @@ build_image "stackgen/alertmanager:$AM_TAG" "$ROOT/images/alertmanager" fill_ale
 # --- 5. stackgen binary ------------------------------------------------------
 if have go && [ -f "$ROOT/go.mod" ]; then
 	log "building bin/stackgen (CGO_ENABLED=0)"
-	(cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -o bin/stackgen ./cmd/stackgen)
+	(cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -buildvcs=auto -o bin/stackgen ./cmd/stackgen)
 else
 	log "go not found: skipping bin/stackgen (install Go 1.26+ to build it)"
 fi
