@@ -85,3 +85,47 @@ func (s *Stack) AlertmanagerEnabled() bool { return s.Alerting.Engine == EngineP
 
 // MailCatcherEnabled reports whether the stack runs the local mail catcher.
 func (s *Stack) MailCatcherEnabled() bool { return s.SMTP.Mode == SMTPModeLocal }
+
+// Compose labels every rendered service carries, in one namespace. The runner
+// recognises services by these labels, never by name or port.
+const (
+	// LabelStack names the stack (stack.yaml's name:) on services and volumes.
+	LabelStack = "io.stackgen.stack"
+	// LabelRole is the service's role: one of the Role* constants.
+	LabelRole = "io.stackgen.role"
+	// LabelModel names the model a model server or exporter belongs to.
+	LabelModel = "io.stackgen.model"
+)
+
+// Service roles, the values of LabelRole.
+const (
+	RoleModel        = "model"
+	RoleExporter     = "exporter"
+	RolePrometheus   = "prometheus"
+	RoleGrafana      = "grafana"
+	RoleAlertmanager = "alertmanager"
+	RoleMailcatcher  = "mailcatcher"
+)
+
+// Fixed compose service names of the stack's shared services.
+const (
+	ServicePrometheus   = "prometheus"
+	ServiceGrafana      = "grafana"
+	ServiceAlertmanager = "alertmanager"
+	ServiceMailcatcher  = "mailcatcher"
+)
+
+// Prometheus job and label names shared by the renderers (scrape config,
+// rules, dashboards, alerts).
+const (
+	// ModelServerJob is the job of every model server scrape target that
+	// exports TF Serving metrics.
+	ModelServerJob = "model_server"
+	// PrometheusJob is Prometheus' job scraping itself.
+	PrometheusJob = "prometheus"
+	// ModelLabel is the target label naming the model on every scrape target.
+	ModelLabel = "model"
+)
+
+// GrafanaFolder is the Grafana folder holding the stack's dashboards and alert rules.
+func (s *Stack) GrafanaFolder() string { return "stackgen " + s.Name }
