@@ -1,14 +1,10 @@
 package model
 
 import (
-	"bytes"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
-	"slices"
 	"strconv"
 	"strings"
 )
@@ -62,49 +58,6 @@ func wrapInput(err error, format string, args ...any) error {
 
 var mlflowKeys = []string{FormatDataframeSplit, FormatDataframeRecords, FormatInstances, FormatInputs}
 
-// ParseMLflowJSON parses an MLflow scoring-protocol JSON request body (the
-// body of POST /invocations with Content-Type application/json) into rows of
-// feature values in the order of m.Features.
-//
-// The body must be an object with exactly one of dataframe_split,
-// dataframe_records, instances or inputs; other keys (such as params) are
-// ignored, as MLflow does. Columns are matched to features by name; extra
-// columns are ignored and a missing one is an error. Values must be JSON
-// numbers (a one-element list holding a number is accepted too). At least
-// one row is required. Every error wraps [ErrBadInput].
-func ParseMLflowJSON(m *Model, body []byte) ([][]float64, error) {
-	top, err := decodeObject(body)
-	if err != nil {
-		return nil, err
-	}
-	var found []string
-	for _, k := range mlflowKeys {
-		if _, ok := top[k]; ok {
-			found = append(found, k)
-		}
-	}
-	if len(found) != 1 {
-		return nil, badInput("the request must be a JSON object with exactly one of the keys %s; got keys %s",
-			strings.Join(mlflowKeys, ", "), keyList(top))
-	}
-	raw := top[found[0]]
-	var rows [][]float64
-	switch found[0] {
-	case FormatDataframeSplit:
-		rows, err = parseSplit(m, raw)
-	case FormatDataframeRecords:
-		rows, err = parseRowList(m, raw, false)
-	case FormatInstances:
-		rows, err = parseRowList(m, raw, true)
-	case FormatInputs:
-		rows, _, err = parseInputs(m, raw)
-	}
-	if err != nil {
-		return nil, wrapInput(err, "%s", found[0])
-	}
-	return rows, nil
-}
-
 // ParseTFServing parses a TF Serving REST predict request body
 // (POST /v1/models/NAME:predict) into rows of feature values in the order of
 // m.Features. The body must hold exactly one of "instances" (row format:
@@ -150,50 +103,6 @@ func ParseTFServing(m *Model, body []byte) (rows [][]float64, columnar bool, err
 	}
 }
 
-// ParseCSV parses a text/csv request body: a header row naming the columns,
-// then one row per example. Columns are matched to features by name (extra
-// columns are ignored); values must be finite numbers. Every error wraps
-// [ErrBadInput].
-func ParseCSV(m *Model, body []byte) ([][]float64, error) {
-	cr := csv.NewReader(bytes.NewReader(body))
-	cr.ReuseRecord = true
-	header, err := cr.Read()
-	if err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, badInput("empty CSV body: a header row naming the columns is required")
-		}
-		return nil, wrapInput(err, "CSV header")
-	}
-	cols := make([]string, len(header))
-	for i, h := range header {
-		cols[i] = strings.TrimSpace(h)
-	}
-	idx, err := columnIndex(m, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := newRowBuilder(len(m.Features), 0)
-	for line := 2; ; line++ {
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, wrapInput(err, "CSV")
-		}
-		row := b.next()
-		for f, j := range idx {
-			s := strings.TrimSpace(rec[j])
-			v, err := strconv.ParseFloat(s, 64)
-			if err != nil || !finite(v) {
-				return nil, badInput("CSV line %d, column %q: %q is not a finite number", line, cols[j], truncate([]byte(s)))
-			}
-			row[f] = v
-		}
-	}
-	return b.rows()
-}
-
 // decodeObject decodes the top level of a JSON request.
 func decodeObject(body []byte) (map[string]json.RawMessage, error) {
 	var top map[string]json.RawMessage
@@ -208,79 +117,6 @@ func decodeObject(body []byte) (map[string]json.RawMessage, error) {
 		return nil, badInput("the request body must be a JSON object, got null")
 	}
 	return top, nil
-}
-
-func keyList(top map[string]json.RawMessage) string {
-	keys := make([]string, 0, len(top))
-	for k := range top {
-		keys = append(keys, strconv.Quote(k))
-	}
-	slices.Sort(keys)
-	return "[" + strings.Join(keys, ", ") + "]"
-}
-
-// parseSplit parses the value of dataframe_split (pandas "split" orient).
-func parseSplit(m *Model, raw json.RawMessage) ([][]float64, error) {
-	var split struct {
-		Columns []string          `json:"columns"`
-		Data    []json.RawMessage `json:"data"`
-		Index   json.RawMessage   `json:"index"`
-	}
-	if err := json.Unmarshal(raw, &split); err != nil {
-		return nil, wrapInput(err, "expected {\"columns\": [...], \"data\": [[...], ...]}")
-	}
-	if split.Data == nil {
-		return nil, badInput("missing \"data\"")
-	}
-	var idx []int
-	width := len(m.Features)
-	if split.Columns != nil {
-		var err error
-		if idx, err = columnIndex(m, split.Columns); err != nil {
-			return nil, err
-		}
-		width = len(split.Columns)
-	}
-	b := newRowBuilder(len(m.Features), len(split.Data))
-	var vals []num
-	var cells []json.RawMessage
-	for i, r := range split.Data {
-		row := b.next()
-		if width == len(m.Features) {
-			// Only the model's columns: decode the numbers directly.
-			vals = vals[:0]
-			if err := json.Unmarshal(r, &vals); err != nil {
-				return nil, wrapInput(err, "data row %d", i)
-			}
-			if len(vals) != width {
-				return nil, badInput("data row %d has %d values, want %d", i, len(vals), width)
-			}
-			for f := range row {
-				j := f
-				if idx != nil {
-					j = idx[f]
-				}
-				row[f] = float64(vals[j])
-			}
-			continue
-		}
-		// Extra columns are ignored, whatever their values.
-		cells = cells[:0]
-		if err := json.Unmarshal(r, &cells); err != nil {
-			return nil, wrapInput(err, "data row %d", i)
-		}
-		if len(cells) != width {
-			return nil, badInput("data row %d has %d values, want %d", i, len(cells), width)
-		}
-		for f, j := range idx {
-			var v num
-			if err := v.UnmarshalJSON(cells[j]); err != nil { // a validated JSON value
-				return nil, wrapInput(err, "data row %d, column %q", i, split.Columns[j])
-			}
-			row[f] = float64(v)
-		}
-	}
-	return b.rows()
 }
 
 // parseRowList parses a list of rows: objects keyed by feature name, or (when
@@ -384,27 +220,6 @@ func parseInputs(m *Model, raw json.RawMessage) (rows [][]float64, columnar bool
 	}
 	rows, err = b.rows()
 	return rows, true, err
-}
-
-// columnIndex maps each model feature to its index in cols.
-func columnIndex(m *Model, cols []string) ([]int, error) {
-	idx := make([]int, len(m.Features))
-	for f, name := range m.Features {
-		idx[f] = -1
-		for j, c := range cols {
-			if c != name {
-				continue
-			}
-			if idx[f] >= 0 {
-				return nil, badInput("column %q appears twice", name)
-			}
-			idx[f] = j
-		}
-		if idx[f] < 0 {
-			return nil, badInput("missing column %q (the model needs %s)", name, strings.Join(m.Features, ", "))
-		}
-	}
-	return idx, nil
 }
 
 // rowBuilder allocates rows from one backing array.

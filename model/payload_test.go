@@ -48,71 +48,6 @@ func checkParse(t *testing.T, tc parseCase, rows [][]float64, err error) {
 
 var rows12 = [][]float64{{1, 2}, {3, 4}}
 
-func TestParseMLflowJSON(t *testing.T) {
-	m := tinyModel()
-	for _, tc := range []parseCase{
-		// dataframe_split
-		{name: "split", body: `{"dataframe_split":{"columns":["a","b"],"data":[[1,2],[3,4]]}}`, want: rows12},
-		{name: "split reordered columns", body: `{"dataframe_split":{"columns":["b","a"],"data":[[2,1],[4,3]]}}`, want: rows12},
-		{name: "split extra column ignored", body: `{"dataframe_split":{"index":[0,1],"columns":["id","a","b"],"data":[["x",1,2],[null,3,4]]}}`, want: rows12},
-		{name: "split without columns is positional", body: `{"dataframe_split":{"data":[[1,2],[3,4]]}}`, want: rows12},
-		{name: "split with params", body: `{"dataframe_split":{"columns":["a","b"],"data":[[1,2],[3,4]]},"params":{"k":1}}`, want: rows12},
-		{name: "split floats and exponents", body: `{"dataframe_split":{"columns":["a","b"],"data":[[1.5,-2e3]]}}`, want: [][]float64{{1.5, -2000}}},
-		{name: "split missing column", body: `{"dataframe_split":{"columns":["a"],"data":[[1]]}}`, err: `missing column "b"`},
-		{name: "split duplicate column", body: `{"dataframe_split":{"columns":["a","b","a"],"data":[[1,2,3]]}}`, err: "twice"},
-		{name: "split short row", body: `{"dataframe_split":{"columns":["a","b"],"data":[[1]]}}`, err: "has 1 values, want 2"},
-		{name: "split string value", body: `{"dataframe_split":{"columns":["a","b"],"data":[[1,"2"]]}}`, err: "expected a number"},
-		{name: "split null value", body: `{"dataframe_split":{"columns":["a","b"],"data":[[1,null]]}}`, err: "expected a number"},
-		{name: "split bool value", body: `{"dataframe_split":{"columns":["a","b"],"data":[[true,1]]}}`, err: "expected a number"},
-		{name: "split null value in extra-column path", body: `{"dataframe_split":{"columns":["a","b","c"],"data":[[1,null,3]]}}`, err: "expected a number"},
-		{name: "split no data", body: `{"dataframe_split":{"columns":["a","b"]}}`, err: "missing \"data\""},
-		{name: "split empty data", body: `{"dataframe_split":{"columns":["a","b"],"data":[]}}`, err: "no rows"},
-		{name: "split not an object", body: `{"dataframe_split":[1,2]}`, err: "dataframe_split"},
-		{name: "split huge number", body: `{"dataframe_split":{"columns":["a","b"],"data":[[1e999,1]]}}`, err: "out of range"},
-		// dataframe_records
-		{name: "records", body: `{"dataframe_records":[{"a":1,"b":2},{"b":4,"a":3}]}`, want: rows12},
-		{name: "records extra key ignored", body: `{"dataframe_records":[{"a":1,"b":2,"name":"x"},{"a":3,"b":4,"name":null}]}`, want: rows12},
-		{name: "records missing key", body: `{"dataframe_records":[{"a":1}]}`, err: `missing feature "b"`},
-		{name: "records list row", body: `{"dataframe_records":[[1,2]]}`, err: "expected an object"},
-		{name: "records scalar row", body: `{"dataframe_records":[1]}`, err: "expected an object"},
-		{name: "records not a list", body: `{"dataframe_records":{"a":1,"b":2}}`, err: "list of rows"},
-		{name: "records string value", body: `{"dataframe_records":[{"a":"1","b":2}]}`, err: "expected a number"},
-		// instances
-		{name: "instances lists", body: `{"instances":[[1,2],[3,4]]}`, want: rows12},
-		{name: "instances objects", body: `{"instances":[{"a":1,"b":2},{"a":3,"b":4}]}`, want: rows12},
-		{name: "instances one-element tensors", body: `{"instances":[{"a":[1],"b":[2]},{"a":[3],"b":[4]}]}`, want: rows12},
-		{name: "instances wrong width", body: `{"instances":[[1,2,3]]}`, err: "has 3 values, want 2"},
-		{name: "instances two-element tensor", body: `{"instances":[{"a":[1,2],"b":[2]}]}`, err: "list of 2 values"},
-		{name: "instances scalar", body: `{"instances":[1,2]}`, err: "list of 2 numbers"},
-		{name: "instances empty", body: `{"instances":[]}`, err: "no rows"},
-		{name: "instances null", body: `{"instances":null}`, err: "no rows"},
-		// inputs
-		{name: "inputs columnar", body: `{"inputs":{"a":[1,3],"b":[2,4]}}`, want: rows12},
-		{name: "inputs columnar extra column ignored", body: `{"inputs":{"a":[1,3],"b":[2,4],"c":"x"}}`, want: rows12},
-		{name: "inputs rows", body: `{"inputs":[[1,2],[3,4]]}`, want: rows12},
-		{name: "inputs ragged columns", body: `{"inputs":{"a":[1,3],"b":[2]}}`, err: "equal lengths"},
-		{name: "inputs missing column", body: `{"inputs":{"a":[1]}}`, err: `missing feature "b"`},
-		{name: "inputs scalar", body: `{"inputs":5}`, err: "expected an object of columns"},
-		{name: "inputs column not a list", body: `{"inputs":{"a":1,"b":[2]}}`, err: `feature "a"`},
-		{name: "inputs empty columns", body: `{"inputs":{"a":[],"b":[]}}`, err: "no rows"},
-		// the envelope
-		{name: "no format key", body: `{"data":[[1,2]]}`, err: "exactly one of the keys"},
-		{name: "two format keys", body: `{"instances":[[1,2]],"inputs":[[1,2]]}`, err: "exactly one of the keys"},
-		{name: "empty object", body: `{}`, err: "exactly one"},
-		{name: "array body", body: `[[1,2]]`, err: "must be a JSON object, got array"},
-		{name: "null body", body: `null`, err: "got null"},
-		{name: "not json", body: `dataframe_split`, err: "invalid JSON"},
-		{name: "empty body", body: ``, err: "invalid JSON"},
-		{name: "truncated", body: `{"instances":[[1,2]`, err: "invalid JSON"},
-		{name: "trailing garbage", body: `{"instances":[[1,2]]} x`, err: "invalid JSON"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			rows, err := ParseMLflowJSON(m, []byte(tc.body))
-			checkParse(t, tc, rows, err)
-		})
-	}
-}
-
 func TestParseTFServing(t *testing.T) {
 	m := tinyModel()
 	for _, tc := range []struct {
@@ -139,31 +74,6 @@ func TestParseTFServing(t *testing.T) {
 			if err == nil && columnar != tc.columnar {
 				t.Fatalf("columnar = %v, want %v", columnar, tc.columnar)
 			}
-		})
-	}
-}
-
-func TestParseCSV(t *testing.T) {
-	m := tinyModel()
-	for _, tc := range []parseCase{
-		{name: "csv", body: "a,b\n1,2\n3,4\n", want: rows12},
-		{name: "reordered, extra column, spaces, CRLF", body: "id, b ,a\r\nx, 2 ,1\r\ny,4,3\r\n", want: rows12},
-		{name: "no trailing newline", body: "a,b\n1,2\n3,4", want: rows12},
-		{name: "quoted", body: "\"a\",\"b\"\n\"1\",\"2\"\n3,4\n", want: rows12},
-		{name: "empty", body: "", err: "empty CSV"},
-		{name: "header only", body: "a,b\n", err: "no rows"},
-		{name: "missing column", body: "a\n1\n", err: `missing column "b"`},
-		{name: "non-numeric", body: "a,b\n1,x\n", err: `column "b": "x" is not a finite number`},
-		{name: "NaN", body: "a,b\n1,NaN\n", err: "finite"},
-		{name: "Inf", body: "a,b\n1,+Inf\n", err: "finite"},
-		{name: "empty cell", body: "a,b\n1,\n", err: "finite"},
-		{name: "ragged", body: "a,b\n1,2,3\n", err: "CSV"},
-		{name: "bad quote", body: "a,b\n1,\"2\n", err: "CSV"},
-		{name: "json sent as csv", body: `{"instances":[[1,2]]}`, err: "CSV"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			rows, err := ParseCSV(m, []byte(tc.body))
-			checkParse(t, tc, rows, err)
 		})
 	}
 }
