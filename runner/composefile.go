@@ -1,40 +1,44 @@
 package runner
 
 import (
-	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
+	"context"
 	"fmt"
-	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 
-	"gopkg.in/yaml.v3"
+	"github.com/compose-spec/compose-go/v2/loader"
+	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/stackgen/stackgen/stack"
 )
 
-// ComposeFile is the part of a rendered compose.yaml the runner needs: the
-// project name and, per service, its image, published ports, command,
-// healthcheck and bind mounts. Everything else is left to compose.
+// ComposeFile is a rendered compose.yaml as compose-go's loader reads it,
+// reduced to what the runner uses: the project name and, per service, its
+// role (the io.stackgen.role label), image, published ports, command,
+// healthcheck, bind mounts and secrets. Everything else is left to compose.
 type ComposeFile struct {
 	// Path is the compose.yaml this was read from.
 	Path string
-	// Name is the top-level name: (the compose project name).
+	// Name is the compose project name.
 	Name string
 	// Services by name.
 	Services map[string]*Service
-	// raw is the file as read, for the docker-compose 1.x copy.
-	raw []byte
+	// Project is the project as compose-go loaded it.
+	Project *types.Project
 }
 
 // Service is one compose service, reduced to what the runner uses.
 type Service struct {
 	// Name of the service.
 	Name string
+	// Role is the io.stackgen.role label ("" for a service stackgen did not render).
+	Role string
+	// Model is the io.stackgen.model label.
+	Model string
 	// Image of the service ("" when it only has a build:).
 	Image string
 	// HasBuild reports a build: section (compose builds the image itself).
@@ -47,9 +51,10 @@ type Service struct {
 	Command []string
 	// Healthcheck is the healthcheck test, e.g. ["CMD", "promtool", ...].
 	Healthcheck []string
-	// Binds are the bind-mount host paths (absolute, resolved against the
-	// compose file's directory).
+	// Binds are the bind-mount host paths (absolute).
 	Binds []string
+	// Secrets are the names of the secrets the service mounts.
+	Secrets []string
 }
 
 // Port is one published port.
@@ -86,7 +91,7 @@ func (p Port) BindAddr() string {
 // PublishedFor returns the published port for a container port, if any.
 func (s *Service) PublishedFor(target int) (Port, bool) {
 	for _, p := range s.Ports {
-		if p.Target == target && p.Published != 0 && (p.Protocol == "" || p.Protocol == "tcp") {
+		if p.Target == target && p.Published != 0 && proto(p.Protocol) == "tcp" {
 			return p, true
 		}
 	}
@@ -113,351 +118,114 @@ func (c *ComposeFile) ServiceNames() []string {
 	return names
 }
 
-// LoadComposeFile reads a rendered compose.yaml.
-func LoadComposeFile(path string) (*ComposeFile, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read compose file: %w", err)
+// ByRole returns the services with the io.stackgen.role label role, sorted by name.
+func (c *ComposeFile) ByRole(role string) []*Service {
+	var out []*Service
+	for _, n := range c.ServiceNames() {
+		if s := c.Services[n]; s.Role == role {
+			out = append(out, s)
+		}
 	}
-	cf, err := ParseComposeFile(data, filepath.Dir(path))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	cf.Path = path
-	return cf, nil
+	return out
 }
 
-// rawCompose mirrors the compose keys the runner reads.
-type rawCompose struct {
-	Name     string                `yaml:"name"`
-	Services map[string]rawService `yaml:"services"`
-}
-
-type rawService struct {
-	Image       string       `yaml:"image"`
-	Build       any          `yaml:"build"`
-	PullPolicy  string       `yaml:"pull_policy"`
-	Ports       []yaml.Node  `yaml:"ports"`
-	Command     stringOrList `yaml:"command"`
-	Healthcheck *struct {
-		Test stringOrList `yaml:"test"`
-	} `yaml:"healthcheck"`
-	Volumes []yaml.Node `yaml:"volumes"`
-}
-
-// stringOrList is a compose value that is either a string or a list of strings.
-type stringOrList []string
-
-// UnmarshalYAML accepts a string (split on spaces) or a list of strings.
-func (s *stringOrList) UnmarshalYAML(n *yaml.Node) error {
-	switch n.Kind {
-	case yaml.ScalarNode:
-		*s = strings.Fields(n.Value)
-		return nil
-	case yaml.SequenceNode:
-		var l []string
-		if err := n.Decode(&l); err != nil {
-			return err
-		}
-		*s = l
-		return nil
-	}
-	return fmt.Errorf("line %d: expected a string or a list", n.Line)
-}
-
-// ParseComposeFile parses compose.yaml bytes; dir resolves relative bind mounts.
-func ParseComposeFile(data []byte, dir string) (*ComposeFile, error) {
-	var raw rawCompose
-	if err := yaml.Unmarshal(data, &raw); err != nil {
-		return nil, fmt.Errorf("parse compose file: %w", err)
-	}
-	cf := &ComposeFile{Name: raw.Name, Services: map[string]*Service{}, raw: data}
-	for name, rs := range raw.Services {
-		s := &Service{
-			Name:       name,
-			Image:      rs.Image,
-			HasBuild:   rs.Build != nil,
-			PullPolicy: rs.PullPolicy,
-			Command:    rs.Command,
-		}
-		if rs.Healthcheck != nil {
-			s.Healthcheck = rs.Healthcheck.Test
-		}
-		for i := range rs.Ports {
-			ps, err := parsePort(&rs.Ports[i])
-			if err != nil {
-				return nil, fmt.Errorf("services.%s.ports[%d]: %w", name, i, err)
-			}
-			s.Ports = append(s.Ports, ps...)
-		}
-		for i := range rs.Volumes {
-			if src := bindSource(&rs.Volumes[i], dir); src != "" {
-				s.Binds = append(s.Binds, src)
-			}
-		}
-		cf.Services[name] = s
-	}
-	return cf, nil
-}
-
-// parsePort reads a short ("127.0.0.1:9090:9090/tcp", "9090:9090", "9090",
-// ranges) or long (target/published/host_ip/protocol) port entry.
-func parsePort(n *yaml.Node) ([]Port, error) {
-	if n.Kind == yaml.MappingNode {
-		var long struct {
-			Target    int    `yaml:"target"`
-			Published string `yaml:"published"`
-			HostIP    string `yaml:"host_ip"`
-			Protocol  string `yaml:"protocol"`
-		}
-		if err := n.Decode(&long); err != nil {
-			return nil, err
-		}
-		p := Port{Target: long.Target, HostIP: long.HostIP, Protocol: long.Protocol}
-		if long.Published != "" {
-			v, err := strconv.Atoi(long.Published)
-			if err != nil {
-				return nil, fmt.Errorf("published %q: not a single port", long.Published)
-			}
-			p.Published = v
-		}
-		return []Port{p}, nil
-	}
-	if n.Kind != yaml.ScalarNode {
-		return nil, fmt.Errorf("line %d: unexpected port entry", n.Line)
-	}
-	return parseShortPort(n.Value)
-}
-
-func parseShortPort(s string) ([]Port, error) {
-	proto := "tcp"
-	if i := strings.LastIndex(s, "/"); i >= 0 {
-		proto = s[i+1:]
-		s = s[:i]
-	}
-	var hostIP, pub, target string
-	// IPv6 host addresses are bracketed: [::1]:9090:9090.
-	if strings.HasPrefix(s, "[") {
-		end := strings.Index(s, "]")
-		if end < 0 {
-			return nil, fmt.Errorf("port %q: unclosed [", s)
-		}
-		hostIP = s[1:end]
-		s = strings.TrimPrefix(s[end+1:], ":")
-	}
-	parts := strings.Split(s, ":")
-	switch len(parts) {
-	case 1:
-		target = parts[0]
-	case 2:
-		pub, target = parts[0], parts[1]
-	case 3:
-		hostIP, pub, target = parts[0], parts[1], parts[2]
-	default:
-		return nil, fmt.Errorf("port %q: too many colons", s)
-	}
-	tlo, thi, err := portRange(target)
-	if err != nil {
-		return nil, err
-	}
-	var plo, phi int
-	if pub != "" {
-		if plo, phi, err = portRange(pub); err != nil {
-			return nil, err
-		}
-		if phi-plo != thi-tlo {
-			return nil, fmt.Errorf("port %q: ranges differ in size", s)
-		}
-	}
-	var out []Port
-	for i := 0; i <= thi-tlo; i++ {
-		p := Port{HostIP: hostIP, Target: tlo + i, Protocol: proto}
-		if pub != "" {
-			p.Published = plo + i
-		}
-		out = append(out, p)
-	}
-	return out, nil
-}
-
-func portRange(s string) (int, int, error) {
-	lo, hi, isRange := strings.Cut(s, "-")
-	a, err := strconv.Atoi(lo)
-	if err != nil {
-		return 0, 0, fmt.Errorf("port %q: not a number", s)
-	}
-	if !isRange {
-		return a, a, nil
-	}
-	b, err := strconv.Atoi(hi)
-	if err != nil || b < a {
-		return 0, 0, fmt.Errorf("port range %q: invalid", s)
-	}
-	return a, b, nil
-}
-
-// bindSource returns the absolute host path of a bind-mount volume entry, or
-// "" for named volumes and tmpfs.
-func bindSource(n *yaml.Node, dir string) string {
-	var src string
-	switch n.Kind {
-	case yaml.ScalarNode:
-		s, _, _ := strings.Cut(n.Value, ":")
-		if !strings.HasPrefix(s, ".") && !strings.HasPrefix(s, "/") && !strings.HasPrefix(s, "~") {
-			return "" // named volume
-		}
-		src = s
-	case yaml.MappingNode:
-		var long struct {
-			Type   string `yaml:"type"`
-			Source string `yaml:"source"`
-		}
-		if n.Decode(&long) != nil || long.Type != "bind" {
-			return ""
-		}
-		src = long.Source
-	default:
-		return ""
-	}
-	if strings.HasPrefix(src, "~") {
-		if home, err := os.UserHomeDir(); err == nil {
-			src = filepath.Join(home, src[1:])
-		}
-	}
-	if !filepath.IsAbs(src) {
-		src = filepath.Join(dir, src)
-	}
-	return filepath.Clean(src)
-}
-
-// V1Compatible returns the compose file bytes rewritten for docker-compose
-// 1.x, which predates parts of the compose specification: the top-level
-// name: is dropped (the project name is passed with -p), depends_on entries
-// lose `required:`, and long-syntax ports become short strings
-// ("127.0.0.1:9090:9090/tcp"; 1.x rejects host_ip).
-func (c *ComposeFile) V1Compatible() ([]byte, error) {
-	var doc yaml.Node
-	if err := yaml.Unmarshal(c.raw, &doc); err != nil {
-		return nil, fmt.Errorf("parse compose file: %w", err)
-	}
-	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 && doc.Content[0].Kind == yaml.MappingNode {
-		root := doc.Content[0]
-		deleteKey(root, "name")
-		if services := mapValue(root, "services"); services != nil && services.Kind == yaml.MappingNode {
-			for i := 1; i < len(services.Content); i += 2 {
-				v1Service(services.Content[i])
-			}
-		}
-	}
-	var buf bytes.Buffer
-	enc := yaml.NewEncoder(&buf)
-	enc.SetIndent(2)
-	if err := enc.Encode(&doc); err != nil {
-		return nil, fmt.Errorf("write compose file: %w", err)
-	}
-	return buf.Bytes(), nil
-}
-
-func v1Service(svc *yaml.Node) {
-	if svc.Kind != yaml.MappingNode {
-		return
-	}
-	if deps := mapValue(svc, "depends_on"); deps != nil && deps.Kind == yaml.MappingNode {
-		for i := 1; i < len(deps.Content); i += 2 {
-			if deps.Content[i].Kind == yaml.MappingNode {
-				deleteKey(deps.Content[i], "required")
-				deleteKey(deps.Content[i], "restart")
-			}
-		}
-	}
-	if ports := mapValue(svc, "ports"); ports != nil && ports.Kind == yaml.SequenceNode {
-		for _, pn := range ports.Content {
-			if pn.Kind != yaml.MappingNode {
-				continue
-			}
-			ps, err := parsePort(pn)
-			if err != nil || len(ps) != 1 {
-				continue
-			}
-			p := ps[0]
-			short := strconv.Itoa(p.Target)
-			if p.Published != 0 {
-				short = strconv.Itoa(p.Published) + ":" + short
-				if p.HostIP != "" {
-					host := p.HostIP
-					if strings.Contains(host, ":") {
-						host = "[" + host + "]"
-					}
-					short = host + ":" + short
-				}
-			}
-			short += "/" + proto(p.Protocol)
-			*pn = yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: short}
-		}
-	}
-}
-
-// mapValue returns the value of key in a mapping node, or nil.
-func mapValue(m *yaml.Node, key string) *yaml.Node {
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == key {
-			return m.Content[i+1]
-		}
+// Role returns the first service with the given role, or nil.
+func (c *ComposeFile) Role(role string) *Service {
+	if l := c.ByRole(role); len(l) > 0 {
+		return l[0]
 	}
 	return nil
 }
 
-// deleteKey removes key from a mapping node.
-func deleteKey(m *yaml.Node, key string) {
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == key {
-			m.Content = append(m.Content[:i], m.Content[i+2:]...)
-			return
+// LoadComposeFile reads a rendered compose.yaml with compose-go's loader
+// (interpolation from the environment, normalisation, validation). name is
+// the project name when the file has no name:.
+func LoadComposeFile(path, name string) (*ComposeFile, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("read compose file: %w", err)
+	}
+	if _, err := os.Stat(abs); err != nil {
+		return nil, fmt.Errorf("read compose file: %w", err)
+	}
+	opts := func(o *loader.Options) {
+		if name != "" {
+			o.SetProjectName(loader.NormalizeProjectName(name), false)
 		}
 	}
+	p, err := loader.LoadWithContext(context.Background(), types.ConfigDetails{
+		WorkingDir:  filepath.Dir(abs),
+		ConfigFiles: []types.ConfigFile{{Filename: abs}},
+		Environment: types.NewMapping(os.Environ()),
+	}, opts)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	cf := FromProject(p)
+	cf.Path = path
+	return cf, nil
 }
 
-// MountsLabel is the label the runner adds to every service with bind mounts
-// (through a compose override file) so that compose recreates the service
-// when its mounts went stale; see mountsHash.
-const MountsLabel = "org.stackgen.mounts"
+// FromProject reduces a compose-go project to a ComposeFile.
+func FromProject(p *types.Project) *ComposeFile {
+	cf := &ComposeFile{Name: p.Name, Services: map[string]*Service{}, Project: p}
+	for name, sc := range p.Services {
+		s := &Service{
+			Name:       name,
+			Role:       sc.Labels[stack.LabelRole],
+			Model:      sc.Labels[stack.LabelModel],
+			Image:      sc.Image,
+			HasBuild:   sc.Build != nil,
+			PullPolicy: sc.PullPolicy,
+			Command:    []string(sc.Command),
+		}
+		if sc.HealthCheck != nil {
+			s.Healthcheck = []string(sc.HealthCheck.Test)
+		}
+		for _, pc := range sc.Ports {
+			s.Ports = append(s.Ports, portsOf(pc)...)
+		}
+		for _, v := range sc.Volumes {
+			if v.Type == types.VolumeTypeBind && v.Source != "" {
+				src := v.Source
+				if !filepath.IsAbs(src) {
+					src = filepath.Join(p.WorkingDir, src)
+				}
+				s.Binds = append(s.Binds, filepath.Clean(src))
+			}
+		}
+		for _, sec := range sc.Secrets {
+			s.Secrets = append(s.Secrets, sec.Source)
+		}
+		cf.Services[name] = s
+	}
+	return cf
+}
 
-// mountsHash identifies the bind-mount sources of a service by path and
-// inode. A running container keeps the inode it mounted: when a source is
-// replaced rather than rewritten in place (a directory swapped by rename, a
-// single mounted file saved by rename), the container goes on seeing the old
-// copy and only recreating it helps. The hash changes exactly then, and
-// compose recreates the service. (Files replaced inside a mounted directory
-// are seen by the container; only the mount root's inode matters.) With
-// content true every file's contents under the sources are hashed too, for
-// services that cannot reload their configuration in place.
-func mountsHash(binds []string, content bool) string {
-	if len(binds) == 0 {
-		return ""
+// portsOf expands one compose-go port (a published range included) into Ports.
+func portsOf(pc types.ServicePortConfig) []Port {
+	p := Port{HostIP: pc.HostIP, Target: int(pc.Target), Protocol: proto(pc.Protocol)}
+	if pc.Published == "" {
+		return []Port{p}
 	}
-	h := sha256.New()
-	for _, b := range binds {
-		fi, err := os.Stat(b)
-		if err != nil {
-			fmt.Fprintf(h, "%s missing\n", b)
-			continue
-		}
-		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-			fmt.Fprintf(h, "%s %d %d\n", b, st.Dev, st.Ino)
-		}
-		if !content {
-			continue
-		}
-		_ = filepath.WalkDir(b, func(p string, d fs.DirEntry, err error) error {
-			if err != nil || !d.Type().IsRegular() {
-				return nil
-			}
-			if data, err := os.ReadFile(p); err == nil {
-				sum := sha256.Sum256(data)
-				fmt.Fprintf(h, "%s %x\n", p, sum)
-			}
-			return nil
-		})
+	lo, hi, isRange := strings.Cut(pc.Published, "-")
+	a, err := strconv.Atoi(lo)
+	if err != nil {
+		return []Port{p}
 	}
-	return hex.EncodeToString(h.Sum(nil))[:16]
+	if !isRange {
+		p.Published = a
+		return []Port{p}
+	}
+	b, err := strconv.Atoi(hi)
+	if err != nil || b < a {
+		return []Port{p}
+	}
+	var out []Port
+	for i := 0; i <= b-a; i++ {
+		q := p
+		q.Published = a + i
+		out = append(out, q)
+	}
+	return out
 }

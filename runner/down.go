@@ -30,7 +30,7 @@ func Down(ctx context.Context, o DownOptions) error {
 	if err != nil {
 		return err
 	}
-	cs, err := listDocker(ctx, p.Engine.Docker, "label=com.docker.compose.project="+p.Name)
+	cs, err := listDocker(ctx, p.Engine.Docker, "label="+labelProject+"="+p.Name)
 	if err != nil {
 		return err
 	}
@@ -61,7 +61,7 @@ func Down(ctx context.Context, o DownOptions) error {
 // downByLabel removes the project's containers, networks and (optionally)
 // volumes by their compose labels, for when compose.yaml is gone.
 func (p *Project) downByLabel(ctx context.Context, volumes bool) error {
-	label := "label=com.docker.compose.project=" + p.Name
+	label := "label=" + labelProject + "=" + p.Name
 	d := p.Engine.Docker
 	if out, err := run(ctx, nil, d, "ps", "-aq", "--filter", label); err != nil {
 		return fmt.Errorf("list containers: %w", err)

@@ -131,15 +131,13 @@ func (p *Project) composeEnv() []string {
 }
 
 // Compose is a compose implementation: the `docker compose` v2 plugin or a
-// standalone `docker-compose` (v2, or 1.x with its limits).
+// standalone `docker-compose` v2. docker-compose 1.x is end-of-life and
+// refused.
 type Compose struct {
 	// Cmd is the command prefix: ["docker", "compose"] or ["docker-compose"].
 	Cmd []string
-	// Version is the compose version, e.g. "2.40.3" or "1.29.2".
+	// Version is the compose version, e.g. "2.40.3".
 	Version string
-	// V1 reports docker-compose 1.x: no top-level name: (the runner feeds it
-	// a copy without it and passes -p), no ps --format json, no --wait.
-	V1 bool
 }
 
 // String names the implementation, e.g. "docker compose 2.40.3".
@@ -150,8 +148,11 @@ func (c *Compose) String() string {
 // ComposeEnv names the environment variable that picks the compose implementation.
 const ComposeEnv = "STACKGEN_COMPOSE"
 
-// DetectCompose finds `docker compose` (preferred) or `docker-compose`.
-// The environment variable STACKGEN_COMPOSE forces one: "docker compose" or
+const composeFix = "Install the compose v2 plugin (Debian/Ubuntu: `sudo apt-get install docker-compose-plugin` from Docker's apt repository); " +
+	"scripts/setup.sh builds it from source."
+
+// DetectCompose finds `docker compose` (preferred) or a standalone
+// `docker-compose` v2. STACKGEN_COMPOSE forces one: "docker compose" or
 // "docker-compose".
 func DetectCompose(ctx context.Context, e *Engine) (*Compose, error) {
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
@@ -165,15 +166,21 @@ func DetectCompose(ctx context.Context, e *Engine) (*Compose, error) {
 			return &Compose{Cmd: []string{e.Docker, "compose"}, Version: cleanVersion(string(out))}, nil
 		}
 	}
+	v1 := ""
 	if dc, err := exec.LookPath("docker-compose"); err == nil && force != "docker compose" {
 		if out, err := run(ctx, nil, dc, "version", "--short"); err == nil {
 			v := cleanVersion(string(out))
-			return &Compose{Cmd: []string{dc}, Version: v, V1: majorVersion(v) == 1}, nil
+			if majorVersion(v) >= 2 {
+				return &Compose{Cmd: []string{dc}, Version: v}, nil
+			}
+			v1 = v
 		}
 	}
-	return nil, newError(ExitNoCompose,
-		"Install the compose plugin (Debian/Ubuntu: `sudo apt-get install docker-compose-plugin` from Docker's apt repository, "+
-			"or `sudo apt-get install docker-compose` for the 1.29 fallback). scripts/setup.sh builds the plugin from source.",
+	if v1 != "" {
+		return nil, newError(ExitNoCompose, composeFix,
+			"docker-compose %s is compose 1.x, which is end-of-life and not supported; `docker compose` (v2) is not installed", v1)
+	}
+	return nil, newError(ExitNoCompose, composeFix,
 		"no compose implementation found: neither `docker compose version` nor `docker-compose version` works")
 }
 

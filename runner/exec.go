@@ -12,8 +12,18 @@ import (
 )
 
 // run executes name with args and returns its stdout. On failure the error
-// includes the command line and its stderr (trimmed).
-func run(ctx context.Context, env []string, name string, args ...string) ([]byte, error) {
+// includes the command line and its stderr (trimmed). Tests replace it with
+// a fake docker.
+var run = execRun
+
+// runCombined executes name with args and returns stdout and stderr
+// interleaved (docker logs writes the container's stderr to its own).
+var runCombined = func(ctx context.Context, name string, args ...string) ([]byte, error) {
+	return command(ctx, name, args...).CombinedOutput()
+}
+
+// execRun is run on the real operating system.
+func execRun(ctx context.Context, env []string, name string, args ...string) ([]byte, error) {
 	cmd := command(ctx, name, args...)
 	if len(env) > 0 {
 		cmd.Env = append(os.Environ(), env...)

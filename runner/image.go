@@ -16,11 +16,118 @@ import (
 	"runtime/debug"
 	"strings"
 	"time"
+
+	"github.com/stackgen/stackgen/version"
 )
 
-// DefaultStackgenImage is the local image of stackgen itself that runs the
-// exporter, the demo model server and the mail catcher.
+// DefaultStackgenImage is the image name rendered stacks use for stackgen's
+// own services (exporter, demo model server, mail catcher) unless
+// stackgen_image says otherwise. up never tags it: it runs those services
+// from a content-tagged image instead (see ContentTag), so stacks started by
+// different stackgen binaries coexist.
 const DefaultStackgenImage = "stackgen:local"
+
+// VersionLabel is the image label holding the stackgen version inside.
+const VersionLabel = "io.stackgen.version"
+
+// ContentTag is the tag of the image holding the stackgen binary at bin:
+// stackgen:<version>-<first 12 hex digits of the binary's SHA-256>.
+func ContentTag(bin string) (string, error) {
+	sum, err := fileSHA256(bin)
+	if err != nil {
+		return "", fmt.Errorf("image tag: %w", err)
+	}
+	return "stackgen:" + tagSafe(version.Get().Short()) + "-" + sum[:12], nil
+}
+
+// tagSafe replaces the characters a Docker tag cannot hold and bounds its length.
+func tagSafe(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		ok := c == '_' || c == '.' || c == '-' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+		if !ok {
+			b[i] = '-'
+		}
+	}
+	if len(b) > 100 {
+		b = b[:100]
+	}
+	return string(b)
+}
+
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// BuildContentImage makes sure a content-tagged image (see ContentTag) of
+// stackgen exists and returns its name and what was done: from the running
+// binary when it is a static Linux ELF for the engine, else built from source
+// with go build, else in a golang builder stage. An existing tag is reused:
+// the same tag means the same bytes.
+func (e *Engine) BuildContentImage(ctx context.Context, srcHint string) (image, how string, err error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
+	ctxDir, err := os.MkdirTemp("", "stackgen-image-")
+	if err != nil {
+		return "", "", fmt.Errorf("build stackgen image: %w", err)
+	}
+	defer os.RemoveAll(ctxDir)
+	bin := filepath.Join(ctxDir, "stackgen")
+	exe, exeErr := os.Executable()
+	if exeErr == nil {
+		exe, _ = filepath.EvalSymlinks(exe)
+	}
+	switch {
+	case exeErr == nil && runtime.GOOS == "linux" && StaticELF(exe, e.Arch) == nil:
+		if image, err = ContentTag(exe); err != nil {
+			return "", "", err
+		}
+		if e.ImageExists(ctx, image) {
+			return image, "up to date", nil
+		}
+		if err := copyFile(exe, bin, 0o755); err != nil {
+			return "", "", fmt.Errorf("build %s: %w", image, err)
+		}
+		how = "from the running binary"
+	default:
+		src := findModule(srcHint)
+		if src == "" || !hasGo() {
+			image = "stackgen:" + tagSafe(version.Get().Short()) + "-builder"
+			how, err = e.buildWithGolangImage(ctx, image, src, ctxDir)
+			return image, how, err
+		}
+		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", bin, "./cmd/stackgen")
+		cmd.Dir = src
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+e.Arch)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return "", "", newError(ExitFailure, "", "build stackgen for the image (go build in %s): %v\n%s", src, err, lastLines(string(out), 20))
+		}
+		if image, err = ContentTag(bin); err != nil {
+			return "", "", err
+		}
+		if e.ImageExists(ctx, image) {
+			return image, "up to date", nil
+		}
+		how = "from source with go build (" + src + ")"
+	}
+	if err := writeScratchContext(ctxDir); err != nil {
+		return "", "", fmt.Errorf("build %s: %w", image, err)
+	}
+	args := []string{"build", "-q", "-t", image, "--label", VersionLabel + "=" + version.Get().Short()}
+	if _, err := run(ctx, e.buildEnv(), e.Docker, append(args, ctxDir)...); err != nil {
+		return "", "", newError(ExitFailure, "", "build image %s: %v", image, err)
+	}
+	return image, "built " + how, nil
+}
 
 // BinaryLabel is the image label holding a digest of the stackgen binary
 // inside; the image is rebuilt only when the digest changes.

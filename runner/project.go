@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"strings"
 
-	"gopkg.in/yaml.v3"
+	"github.com/stackgen/stackgen/stack"
 )
 
 // ComposeFileName is the rendered compose file inside the deploy directory.
@@ -26,9 +26,13 @@ type Project struct {
 	Name string
 	// Dir is the deploy directory holding compose.yaml.
 	Dir string
-	// File is the parsed compose.yaml; nil when it does not exist (down and
-	// status then work from the containers' compose labels).
+	// File is compose.yaml as compose-go loads it; nil when it does not
+	// exist (down and status then work from the containers' compose labels).
 	File *ComposeFile
+	// StackgenImage, when set, replaces the image of every service running
+	// DefaultStackgenImage (through the override file): the content-tagged
+	// image this up built.
+	StackgenImage string
 }
 
 // Open finds the engine and compose and reads DIR/compose.yaml. name is the
@@ -59,11 +63,10 @@ func Open(ctx context.Context, dir, name string, requireFile bool) (*Project, er
 	if cr.err != nil {
 		return nil, cr.err
 	}
-	comp := cr.c
-	p := &Project{Engine: eng, Compose: comp, Name: name, Dir: dir}
+	p := &Project{Engine: eng, Compose: cr.c, Name: name, Dir: dir}
 	path := filepath.Join(dir, ComposeFileName)
 	if _, err := os.Stat(path); err == nil {
-		if p.File, err = LoadComposeFile(path); err != nil {
+		if p.File, err = LoadComposeFile(path, name); err != nil {
 			return nil, err
 		}
 		if p.File.Name != "" {
@@ -78,21 +81,31 @@ func Open(ctx context.Context, dir, name string, requireFile bool) (*Project, er
 	return p, nil
 }
 
-// reloadable services pick up configuration changes without a restart
-// (POST /-/reload or SIGHUP), so only a stale mount recreates them.
-func reloadable(service string) bool {
-	return service == "prometheus" || service == "alertmanager"
+// reloadable roles pick up configuration changes without a restart
+// (POST /-/reload), so only a stale mount recreates them.
+func reloadable(role string) bool {
+	return role == stack.RolePrometheus || role == stack.RoleAlertmanager
 }
 
-// withFiles calls fn with the compose command line prefix (implementation,
-// project name, directory and files). For docker-compose 1.x it first writes
-// a copy of compose.yaml it accepts (see V1Compatible); for every
-// implementation it adds an override file labelling services with their
-// mounts hash (see mountsHash). Temporary files are removed afterwards.
+// withFiles calls fn with the compose command line prefix (project name,
+// directory and files): compose.yaml plus an override file written to a
+// temporary directory (see overrideYAML), removed afterwards.
 func (p *Project) withFiles(fn func(prefix []string) error) error {
 	prefix := append([]string{}, p.Compose.Cmd[1:]...)
 	prefix = append(prefix, "-p", p.Name)
 	if p.File == nil {
+		return fn(prefix)
+	}
+	abs, err := filepath.Abs(p.Dir)
+	if err != nil {
+		return fmt.Errorf("compose files: %w", err)
+	}
+	prefix = append(prefix, "--project-directory", abs, "-f", filepath.Join(abs, ComposeFileName))
+	ov, err := p.overrideYAML()
+	if err != nil {
+		return err
+	}
+	if ov == nil {
 		return fn(prefix)
 	}
 	tmp, err := os.MkdirTemp("", "stackgen-compose-")
@@ -100,50 +113,11 @@ func (p *Project) withFiles(fn func(prefix []string) error) error {
 		return fmt.Errorf("compose files: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	abs, err := filepath.Abs(p.Dir)
-	if err != nil {
+	path := filepath.Join(tmp, "stackgen.override.yaml")
+	if err := os.WriteFile(path, ov, 0o600); err != nil {
 		return fmt.Errorf("compose files: %w", err)
 	}
-	prefix = append(prefix, "--project-directory", abs)
-	main := filepath.Join(abs, ComposeFileName)
-	if p.Compose.V1 {
-		data, err := p.File.V1Compatible()
-		if err != nil {
-			return err
-		}
-		main = filepath.Join(tmp, "compose.yaml")
-		if err := os.WriteFile(main, data, 0o600); err != nil {
-			return fmt.Errorf("compose files: %w", err)
-		}
-	}
-	prefix = append(prefix, "-f", main)
-	if ov := p.overrideYAML(); ov != nil {
-		path := filepath.Join(tmp, "stackgen.override.yaml")
-		if err := os.WriteFile(path, ov, 0o600); err != nil {
-			return fmt.Errorf("compose files: %w", err)
-		}
-		prefix = append(prefix, "-f", path)
-	}
-	return fn(prefix)
-}
-
-// overrideYAML is the override file with each service's mounts label, or nil.
-func (p *Project) overrideYAML() []byte {
-	services := map[string]any{}
-	for _, name := range p.File.ServiceNames() {
-		s := p.File.Services[name]
-		if h := mountsHash(s.Binds, !reloadable(name)); h != "" {
-			services[name] = map[string]any{"labels": map[string]string{MountsLabel: h}}
-		}
-	}
-	if len(services) == 0 {
-		return nil
-	}
-	out, err := yaml.Marshal(map[string]any{"services": services})
-	if err != nil {
-		return nil
-	}
-	return out
+	return fn(append(prefix, "-f", path))
 }
 
 // compose runs a compose subcommand and returns its stdout.
@@ -161,21 +135,20 @@ func (p *Project) compose(ctx context.Context, args ...string) ([]byte, error) {
 	return out, err
 }
 
-// Containers lists the project's containers (all states).
+// Containers lists the project's service containers (all states).
 func (p *Project) Containers(ctx context.Context) ([]Container, error) {
-	if !p.Compose.V1 && p.File != nil {
-		out, err := p.compose(ctx, "ps", "-a", "--format", "json")
-		if err == nil {
-			return ParseComposePS(out)
-		}
-	}
-	// docker-compose 1.x has no JSON output; the compose labels say the same.
-	return listDocker(ctx, p.Engine.Docker, "label=com.docker.compose.project="+p.Name)
+	return listDocker(ctx, p.Engine.Docker, projectFilters(p.Name)...)
 }
 
-// Logs returns the last n log lines of a container (stdout and stderr interleaved).
-func (p *Project) Logs(ctx context.Context, containerID string, n int) string {
-	out, err := exec.CommandContext(ctx, p.Engine.Docker, "logs", "--tail", strconv.Itoa(n), containerID).CombinedOutput()
+// Logs returns the last n log lines of a container (stdout and stderr
+// interleaved); since, when not empty, limits them to lines after that time
+// (RFC 3339 or a duration like "30s").
+func (p *Project) Logs(ctx context.Context, containerID string, n int, since string) string {
+	args := []string{"logs", "--tail", strconv.Itoa(n)}
+	if since != "" {
+		args = append(args, "--since", since)
+	}
+	out, err := runCombined(ctx, p.Engine.Docker, append(args, containerID)...)
 	if err != nil && len(out) == 0 {
 		return err.Error()
 	}
@@ -184,7 +157,7 @@ func (p *Project) Logs(ctx context.Context, containerID string, n int) string {
 
 // Volumes lists the project's named volumes.
 func (p *Project) Volumes(ctx context.Context) ([]string, error) {
-	out, err := run(ctx, nil, p.Engine.Docker, "volume", "ls", "-q", "--filter", "label=com.docker.compose.project="+p.Name)
+	out, err := run(ctx, nil, p.Engine.Docker, "volume", "ls", "-q", "--filter", "label="+labelProject+"="+p.Name)
 	if err != nil {
 		return nil, fmt.Errorf("list volumes: %w", err)
 	}

@@ -2,21 +2,25 @@ package runner
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"sort"
 	"strings"
 	"time"
+
+	"github.com/prometheus/client_golang/api"
+	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/common/model"
 )
 
-// Prom is a small client of the Prometheus HTTP API.
+// Prom asks a stack's Prometheus through client_golang's HTTP API client.
 type Prom struct {
 	// URL is Prometheus' base URL, e.g. http://127.0.0.1:9090.
 	URL string
-	// Client is the HTTP client (http.DefaultClient when nil).
+	// Client is the HTTP client (a 5 s timeout client when nil).
 	Client *http.Client
 }
 
@@ -48,106 +52,114 @@ type Alert struct {
 	ActiveAt time.Time `json:"active_at"`
 }
 
-func (p *Prom) client() *http.Client {
-	if p.Client != nil {
-		return p.Client
+// API returns client_golang's Prometheus API client for p.
+func (p *Prom) API() (promv1.API, error) {
+	hc := p.Client
+	if hc == nil {
+		hc = &http.Client{Timeout: 5 * time.Second}
 	}
-	return &http.Client{Timeout: 5 * time.Second}
+	c, err := api.NewClient(api.Config{Address: p.URL, Client: hc})
+	if err != nil {
+		return nil, fmt.Errorf("prometheus client for %s: %w", p.URL, err)
+	}
+	return promv1.NewAPI(c), nil
 }
 
-// get fetches path and decodes the API envelope's data into v.
-func (p *Prom) get(ctx context.Context, path string, v any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.URL+path, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := p.client().Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
-	if err != nil {
-		return fmt.Errorf("GET %s: %w", path, err)
-	}
-	var env struct {
-		Status string          `json:"status"`
-		Data   json.RawMessage `json:"data"`
-		Error  string          `json:"error"`
-	}
-	if err := json.Unmarshal(body, &env); err != nil {
-		return fmt.Errorf("GET %s: HTTP %d: not an API answer: %.200s", path, resp.StatusCode, body)
-	}
-	if env.Status != "success" {
-		return fmt.Errorf("GET %s: %s", path, env.Error)
-	}
-	return json.Unmarshal(env.Data, v)
-}
-
-// Targets returns the active scrape targets.
+// Targets returns the active scrape targets, sorted by job and instance.
 func (p *Prom) Targets(ctx context.Context) ([]Target, error) {
-	var data struct {
-		ActiveTargets []struct {
-			Labels     map[string]string `json:"labels"`
-			ScrapePool string            `json:"scrapePool"`
-			ScrapeURL  string            `json:"scrapeUrl"`
-			Health     string            `json:"health"`
-			LastError  string            `json:"lastError"`
-		} `json:"activeTargets"`
-	}
-	if err := p.get(ctx, "/api/v1/targets?state=active", &data); err != nil {
+	a, err := p.API()
+	if err != nil {
 		return nil, err
 	}
-	out := make([]Target, 0, len(data.ActiveTargets))
-	for _, t := range data.ActiveTargets {
-		job := t.Labels["job"]
+	res, err := a.Targets(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("prometheus %s: targets: %w", p.URL, err)
+	}
+	out := make([]Target, 0, len(res.Active))
+	for _, t := range res.Active {
+		job := string(t.Labels[model.JobLabel])
 		if job == "" {
 			job = t.ScrapePool
 		}
-		out = append(out, Target{Job: job, Instance: t.Labels["instance"], ScrapeURL: t.ScrapeURL, Health: t.Health, LastError: t.LastError})
+		out = append(out, Target{Job: job, Instance: string(t.Labels[model.InstanceLabel]), ScrapeURL: t.ScrapeURL, Health: string(t.Health), LastError: t.LastError})
 	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Job != out[j].Job {
+			return out[i].Job < out[j].Job
+		}
+		return out[i].Instance < out[j].Instance
+	})
 	return out, nil
 }
 
 // Alerts returns the pending and firing alerts.
 func (p *Prom) Alerts(ctx context.Context) ([]Alert, error) {
-	var data struct {
-		Alerts []struct {
-			Labels      map[string]string `json:"labels"`
-			Annotations map[string]string `json:"annotations"`
-			State       string            `json:"state"`
-			ActiveAt    time.Time         `json:"activeAt"`
-		} `json:"alerts"`
-	}
-	if err := p.get(ctx, "/api/v1/alerts", &data); err != nil {
+	a, err := p.API()
+	if err != nil {
 		return nil, err
 	}
-	out := make([]Alert, 0, len(data.Alerts))
-	for _, a := range data.Alerts {
-		out = append(out, Alert{Name: a.Labels["alertname"], State: a.State, Labels: a.Labels, Summary: a.Annotations["summary"], ActiveAt: a.ActiveAt})
+	res, err := a.Alerts(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("prometheus %s: alerts: %w", p.URL, err)
+	}
+	out := make([]Alert, 0, len(res.Alerts))
+	for _, al := range res.Alerts {
+		labels := make(map[string]string, len(al.Labels))
+		for k, v := range al.Labels {
+			labels[string(k)] = string(v)
+		}
+		out = append(out, Alert{Name: labels[model.AlertNameLabel], State: string(al.State), Labels: labels,
+			Summary: string(al.Annotations["summary"]), ActiveAt: al.ActiveAt})
 	}
 	return out, nil
 }
 
 // Alertmanagers returns the URLs of the Alertmanagers Prometheus sends to.
 func (p *Prom) Alertmanagers(ctx context.Context) ([]string, error) {
-	var data struct {
-		Active []struct {
-			URL string `json:"url"`
-		} `json:"activeAlertmanagers"`
-	}
-	if err := p.get(ctx, "/api/v1/alertmanagers", &data); err != nil {
+	a, err := p.API()
+	if err != nil {
 		return nil, err
 	}
-	out := make([]string, len(data.Active))
-	for i, a := range data.Active {
-		out[i] = a.URL
+	res, err := a.AlertManagers(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("prometheus %s: alertmanagers: %w", p.URL, err)
+	}
+	out := make([]string, len(res.Active))
+	for i, am := range res.Active {
+		out[i] = am.URL
 	}
 	return out, nil
 }
 
+// ConfigLoaded reports whether Prometheus' last configuration (re)load
+// succeeded (prometheus_config_last_reload_successful): false means it still
+// runs an older configuration than the files on disk.
+func (p *Prom) ConfigLoaded(ctx context.Context) (bool, error) {
+	a, err := p.API()
+	if err != nil {
+		return false, err
+	}
+	v, _, _, err := a.Query(ctx, "prometheus_config_last_reload_successful", time.Time{})
+	if err != nil {
+		return false, fmt.Errorf("prometheus %s: %w", p.URL, err)
+	}
+	vec, ok := v.(model.Vector)
+	if !ok || len(vec) == 0 {
+		// Not scraping itself: the metric is absent. Nothing says it failed.
+		return true, nil
+	}
+	for _, s := range vec {
+		if s.Value != 1 {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
 // Reload asks Prometheus (or Alertmanager: same endpoint) to reload its
-// configuration through POST /-/reload.
+// configuration through POST /-/reload. The management API is not part of
+// client_golang's API client, hence the plain request. A refused
+// configuration is an error carrying the server's explanation.
 func Reload(ctx context.Context, baseURL string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(baseURL, "/")+"/-/reload", nil)
 	if err != nil {
@@ -158,11 +170,26 @@ func Reload(ctx context.Context, baseURL string) error {
 		return fmt.Errorf("reload %s: %w", baseURL, err)
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 16<<10))
 	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("reload %s: HTTP %d: %s", baseURL, resp.StatusCode, strings.TrimSpace(string(body)))
+		return &ReloadError{URL: baseURL, Status: resp.StatusCode, Cause: strings.TrimSpace(string(body))}
 	}
 	return nil
+}
+
+// ReloadError is a configuration a server refused to load.
+type ReloadError struct {
+	// URL is the server's base URL.
+	URL string
+	// Status is the HTTP status of POST /-/reload.
+	Status int
+	// Cause is the server's explanation (the response body).
+	Cause string
+}
+
+// Error names the server and its explanation.
+func (e *ReloadError) Error() string {
+	return fmt.Sprintf("reload %s: HTTP %d: %s", e.URL, e.Status, e.Cause)
 }
 
 // Probe GETs url and reports whether it answered 2xx or 3xx.
@@ -179,7 +206,7 @@ func Probe(ctx context.Context, client *http.Client, rawURL string) error {
 		}
 		return err
 	}
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
 	if resp.StatusCode >= 200 && resp.StatusCode < 400 {
 		return nil

@@ -14,6 +14,8 @@ import (
 
 	"golang.org/x/term"
 	"gopkg.in/yaml.v3"
+
+	"github.com/stackgen/stackgen/stack"
 )
 
 // probe is an HTTP readiness check of a service from the host.
@@ -23,12 +25,12 @@ type probe struct {
 	path   string
 }
 
-// wellKnownProbes are the readiness endpoints of the stack's third-party
-// services, by service name (the conventions fixed for rendered stacks).
-var wellKnownProbes = map[string]probe{
-	"prometheus":   {9090, "/-/ready"},
-	"alertmanager": {9093, "/-/ready"},
-	"grafana":      {3000, "/api/health"},
+// roleProbes are the readiness endpoints of the stack's third-party
+// services, by io.stackgen.role (the conventions fixed for rendered stacks).
+var roleProbes = map[string]probe{
+	stack.RolePrometheus:   {9090, "/-/ready"},
+	stack.RoleAlertmanager: {9093, "/-/ready"},
+	stack.RoleGrafana:      {3000, "/api/health"},
 }
 
 // probeFor returns the host URL that tells whether a service is ready, or ""
@@ -37,7 +39,7 @@ var wellKnownProbes = map[string]probe{
 // path; Prometheus, Alertmanager and Grafana on their readiness endpoints.
 // Only published ports can be probed from the host.
 func probeFor(s *Service) string {
-	pr, ok := wellKnownProbes[s.Name]
+	pr, ok := roleProbes[s.Role]
 	if hc := healthcheckURL(s.Healthcheck); hc != nil {
 		if port, err := strconv.Atoi(hc.Port()); err == nil {
 			pr, ok = probe{port, hc.EscapedPath()}, true
@@ -56,15 +58,13 @@ func probeFor(s *Service) string {
 	return "http://" + p.HostAddr() + pr.path
 }
 
-// healthcheckURL extracts the URL from a `stackgen healthcheck URL` test.
+// healthcheckURL extracts the URL from a ["CMD", "/stackgen", "healthcheck",
+// URL] test (the exec form compose-go returns; the rendered stacks never use
+// a shell form).
 func healthcheckURL(test []string) *url.URL {
 	args := test
-	if len(args) > 0 && (args[0] == "CMD" || args[0] == "CMD-SHELL") {
-		if args[0] == "CMD-SHELL" && len(args) == 2 {
-			args = strings.Fields(args[1])
-		} else {
-			args = args[1:]
-		}
+	if len(args) > 0 && args[0] == "CMD" {
+		args = args[1:]
 	}
 	for i := 0; i+1 < len(args); i++ {
 		if filepath.Base(args[i]) == "stackgen" && args[i+1] == "healthcheck" {
@@ -83,19 +83,9 @@ func healthcheckURL(test []string) *url.URL {
 // listEvery is how often containers are listed while compose runs.
 const listEvery = 750 * time.Millisecond
 
-// crashLoopRestarts is the restart count at which a restarting container
-// counts as failed.
+// crashLoopRestarts is the number of restarts during this up at which a
+// restarting container counts as failed.
 const crashLoopRestarts = 3
-
-// restartCount is how often the engine restarted a container (0 on error).
-func restartCount(ctx context.Context, docker, id string) int {
-	out, err := run(ctx, nil, docker, "inspect", "--format", "{{.RestartCount}}", id)
-	if err != nil {
-		return 0
-	}
-	n, _ := strconv.Atoi(strings.TrimSpace(string(out)))
-	return n
-}
 
 // ExpectedTargets counts the static scrape targets in a prometheus.yml (0
 // when it uses service discovery or cannot be read: then "every active
@@ -138,16 +128,20 @@ func ExpectedTargets(path string) int {
 // row is one line of the readiness display.
 type row struct {
 	name    string
+	role    string
 	probe   string
 	ready   bool
 	failed  bool
 	since   time.Duration
 	detail  string
-	exited  int // consecutive polls seen exited
+	exited  int // consecutive polls seen exited after exiting during this up
 	printed string
 }
 
-// waiter waits for every service and scrape target of a project.
+// waiter waits for every service and scrape target of a project. It judges
+// containers from the moment this up started: restarts are counted from
+// then, and a container that stopped before is compose's to start, not a
+// failure.
 type waiter struct {
 	p        *Project
 	out      io.Writer
@@ -155,6 +149,7 @@ type waiter struct {
 	start    time.Time
 	rows     []*row
 	byName   map[string]*row
+	promRow  *row
 	targets  *row
 	amRow    *row
 	prom     *Prom
@@ -163,22 +158,40 @@ type waiter struct {
 	lastNote time.Time
 	cache    []Container
 	listedAt time.Time
+	// baseline is each container's restart count when this up started.
+	baseline map[string]int
+	// list lists the project's containers (listDocker in production).
+	list func(ctx context.Context) ([]Container, error)
+	// probe checks a readiness URL (Probe in production).
+	probe func(ctx context.Context, url string) error
 }
 
-func newWaiter(p *Project, out io.Writer, tty bool, start time.Time) *waiter {
-	w := &waiter{p: p, out: out, tty: tty, start: start, byName: map[string]*row{}}
+func newWaiter(p *Project, out io.Writer, tty bool, start time.Time, before []Container) *waiter {
+	w := &waiter{p: p, out: out, tty: tty, start: start, byName: map[string]*row{}, baseline: map[string]int{}}
+	w.list = func(ctx context.Context) ([]Container, error) {
+		return listDocker(ctx, p.Engine.Docker, projectFilters(p.Name)...)
+	}
+	w.probe = func(ctx context.Context, u string) error { return Probe(ctx, NoRedirectClient(time.Second), u) }
+	for _, c := range before {
+		w.baseline[c.ID] = c.RestartCount
+	}
 	for _, name := range p.File.ServiceNames() {
-		r := &row{name: name, probe: probeFor(p.File.Services[name]), detail: "waiting for compose"}
+		s := p.File.Services[name]
+		r := &row{name: name, role: s.Role, probe: probeFor(s), detail: "waiting for compose"}
 		w.rows = append(w.rows, r)
 		w.byName[name] = r
+		if s.Role == stack.RolePrometheus && w.promRow == nil {
+			w.promRow = r
+		}
 	}
-	if s, ok := p.File.Services["prometheus"]; ok {
+	if s := p.File.Role(stack.RolePrometheus); s != nil {
 		if port, ok := s.PublishedFor(9090); ok {
 			w.prom = &Prom{URL: "http://" + port.HostAddr(), Client: NoRedirectClient(2 * time.Second)}
-			w.expected = ExpectedTargets(filepath.Join(p.Dir, "prometheus", "prometheus.yml"))
+			promYML := filepath.Join(p.Dir, "prometheus", "prometheus.yml")
+			w.expected = ExpectedTargets(promYML)
 			w.targets = &row{name: "scrape targets", detail: "waiting for prometheus"}
 			w.rows = append(w.rows, w.targets)
-			if _, ok := p.File.Services["alertmanager"]; ok && promHasAlerting(filepath.Join(p.Dir, "prometheus", "prometheus.yml")) {
+			if p.File.Role(stack.RoleAlertmanager) != nil && promHasAlerting(promYML) {
 				w.amRow = &row{name: "alert delivery", detail: "waiting for prometheus"}
 				w.rows = append(w.rows, w.amRow)
 			}
@@ -230,13 +243,12 @@ func (w *waiter) setReady(r *row) {
 
 // poll updates every row once.
 func (w *waiter) poll(ctx context.Context, composeDone bool) {
-	// docker ps is much quicker than compose ps, which loads the project.
 	// While compose is still starting containers, ask the engine less often
 	// (it is busy); the HTTP probes below still run every poll.
 	cs := w.cache
 	if w.cache == nil || composeDone || time.Since(w.listedAt) >= listEvery {
 		var err error
-		cs, err = listDocker(ctx, w.p.Engine.Docker, "label=com.docker.compose.project="+w.p.Name, "label=com.docker.compose.oneoff=False")
+		cs, err = w.list(ctx)
 		if err != nil {
 			return
 		}
@@ -253,10 +265,11 @@ func (w *waiter) poll(ctx context.Context, composeDone bool) {
 		}
 		w.pollService(ctx, r, byService[name], composeDone)
 	}
-	if w.targets != nil && !w.targets.ready && w.byName["prometheus"].ready {
+	promReady := w.promRow != nil && w.promRow.ready
+	if w.targets != nil && !w.targets.ready && promReady {
 		w.pollTargets(ctx)
 	}
-	if w.amRow != nil && !w.amRow.ready && w.byName["prometheus"].ready {
+	if w.amRow != nil && !w.amRow.ready && promReady {
 		if ams, err := w.prom.Alertmanagers(ctx); err == nil && len(ams) > 0 {
 			w.setReady(w.amRow)
 			w.amRow.detail = "ready (" + ams[0] + ")"
@@ -264,6 +277,12 @@ func (w *waiter) poll(ctx context.Context, composeDone bool) {
 			w.amRow.detail = "prometheus has not discovered alertmanager yet"
 		}
 	}
+}
+
+// startedThisUp reports whether c (re)started after this up began; the
+// engine's clock and ours may differ by a little.
+func (w *waiter) startedThisUp(t time.Time) bool {
+	return !t.IsZero() && t.After(w.start.Add(-time.Second))
 }
 
 func (w *waiter) pollService(ctx context.Context, r *row, cs []Container, composeDone bool) {
@@ -274,25 +293,30 @@ func (w *waiter) pollService(ctx context.Context, r *row, cs []Container, compos
 		return
 	}
 	for _, c := range cs {
+		restarts := c.RestartCount - w.baseline[c.ID]
 		switch {
 		case c.State == "exited" || c.State == "dead":
-			r.exited++
 			r.detail = fmt.Sprintf("%s (exit code %d)", c.State, c.ExitCode)
-			// A restart policy brings it back within a poll or two; three
-			// polls in a row exited means it stays down.
+			if !w.startedThisUp(c.FinishedAt) {
+				// Stopped or killed before this up: compose starts it.
+				r.detail += ", to be started"
+				r.exited = 0
+				return
+			}
+			// It ran and stopped during this up. A restart policy brings it
+			// back within a poll or two; three polls in a row exited (after
+			// compose finished) means it stays down.
+			if composeDone {
+				r.exited++
+			}
 			if r.exited >= 3 {
 				r.failed = true
 			}
 			return
-		case c.Health == "unhealthy":
-			r.detail, r.failed = "unhealthy", true
-			return
-		case c.State == "restarting":
-			// A crash loop: the restart policy keeps bringing it back.
-			n := restartCount(ctx, w.p.Engine.Docker, c.ID)
-			r.detail = fmt.Sprintf("restarting (%d restarts)", n)
-			if n >= crashLoopRestarts {
-				r.detail = fmt.Sprintf("crash loop (%d restarts)", n)
+		case c.State == "restarting" || restarts > 0 && c.State != "running":
+			r.detail = fmt.Sprintf("restarting (%d restarts during this up)", restarts)
+			if restarts >= crashLoopRestarts {
+				r.detail = fmt.Sprintf("crash loop (%d restarts during this up)", restarts)
 				r.failed = true
 			}
 			return
@@ -300,11 +324,14 @@ func (w *waiter) pollService(ctx context.Context, r *row, cs []Container, compos
 			r.detail = c.State
 			r.exited = 0
 			return
+		case c.Health == "unhealthy" && (composeDone || w.startedThisUp(c.StartedAt)):
+			r.detail, r.failed = "unhealthy", true
+			return
 		}
 	}
 	r.exited = 0
 	if r.probe != "" {
-		if err := Probe(ctx, NoRedirectClient(time.Second), r.probe); err != nil {
+		if err := w.probe(ctx, r.probe); err != nil {
 			r.detail = "GET " + pathOf(r.probe) + ": " + shortErr(err)
 			return
 		}

@@ -8,6 +8,9 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/stackgen/stackgen/stack"
+	"github.com/stackgen/stackgen/version"
 )
 
 // Status is the state of a running stack, as `stackgen status` reports it.
@@ -23,8 +26,30 @@ type Status struct {
 	Services []ServiceStatus `json:"services"`
 	// Prometheus is the Prometheus view; nil when the stack has none published.
 	Prometheus *PromStatus `json:"prometheus,omitempty"`
-	// Alerts are the firing alerts.
+	// Alerts are the firing alerts; null when Prometheus could not be asked.
 	Alerts []Alert `json:"alerts"`
+	// Stackgen is the stackgen binary reporting.
+	Stackgen version.Info `json:"stackgen"`
+	// Problems lists why the stack is not healthy, one line each.
+	Problems []string `json:"problems,omitempty"`
+	// Panels are the provisioned panel queries and rules checked against
+	// the live Prometheus (when the caller checks them; see StatusOptions.Check).
+	Panels []PanelStatus `json:"panels,omitempty"`
+}
+
+// PanelStatus is one dashboard panel query or rule whose result is not plain data.
+type PanelStatus struct {
+	// Dashboard and Panel name where the query is ("" for a rule).
+	Dashboard string `json:"dashboard,omitempty"`
+	Panel     string `json:"panel,omitempty"`
+	// Rule names the alert rule ("" for a panel).
+	Rule string `json:"rule,omitempty"`
+	// Query is the PromQL.
+	Query string `json:"query"`
+	// Result is ok, no_traffic, error or unknown_metric.
+	Result string `json:"result"`
+	// Detail explains the result.
+	Detail string `json:"detail,omitempty"`
 }
 
 // ServiceStatus is one service's state.
@@ -53,6 +78,8 @@ type PromStatus struct {
 	TargetsTotal int `json:"targets_total"`
 	// Targets are the active scrape targets.
 	Targets []Target `json:"targets"`
+	// ConfigError reports that Prometheus' last configuration reload failed.
+	ConfigError bool `json:"config_error,omitempty"`
 }
 
 // StatusOptions configures GetStatus.
@@ -61,6 +88,10 @@ type StatusOptions struct {
 	Dir string
 	// Project is the compose project name when compose.yaml is absent or has no name:.
 	Project string
+	// Check, when set, checks the provisioned panel queries and rules
+	// against the live Prometheus; its results land in Status.Panels, and
+	// errors among them make the stack unhealthy.
+	Check func(ctx context.Context, prom *Prom) ([]PanelStatus, error)
 }
 
 // GetStatus collects the state of the stack.
@@ -69,11 +100,16 @@ func GetStatus(ctx context.Context, o StatusOptions) (*Status, error) {
 	if err != nil {
 		return nil, err
 	}
+	return p.Status(ctx, o)
+}
+
+// Status collects the state of the opened project.
+func (p *Project) Status(ctx context.Context, o StatusOptions) (*Status, error) {
 	cs, err := p.Containers(ctx)
 	if err != nil {
 		return nil, err
 	}
-	st := &Status{Project: p.Name, Compose: p.Compose.String(), Healthy: true, Alerts: []Alert{}}
+	st := &Status{Project: p.Name, Compose: p.Compose.String(), Healthy: true, Stackgen: version.Get()}
 	byService := map[string][]Container{}
 	for _, c := range cs {
 		byService[c.Service] = append(byService[c.Service], c)
@@ -102,49 +138,83 @@ func GetStatus(ctx context.Context, o StatusOptions) (*Status, error) {
 			ss.State = "orphan"
 		}
 		if ss.State != "running" || ss.Health == "unhealthy" || ss.Health == "starting" {
-			st.Healthy = false
+			st.problem(fmt.Sprintf("service %s is %s", n, strings.TrimSpace(ss.State+" "+ss.Health)))
 		}
 		st.Services = append(st.Services, ss)
 	}
 	if len(names) == 0 {
-		st.Healthy = false
+		st.problem("no service of the stack exists (run `stackgen up`)")
 	}
-	if promURL := p.prometheusURL(cs); promURL != "" {
-		ps := &PromStatus{URL: promURL, Targets: []Target{}}
-		st.Prometheus = ps
-		prom := &Prom{URL: promURL, Client: NoRedirectClient(5 * time.Second)}
-		qctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		if ts, err := prom.Targets(qctx); err != nil {
-			ps.Error = err.Error()
-			st.Healthy = false
-		} else {
-			sort.Slice(ts, func(i, j int) bool {
-				if ts[i].Job != ts[j].Job {
-					return ts[i].Job < ts[j].Job
-				}
-				return ts[i].Instance < ts[j].Instance
-			})
-			ps.Targets = ts
-			ps.TargetsTotal = len(ts)
-			for _, t := range ts {
-				if t.Health == "up" {
-					ps.TargetsUp++
-				}
-			}
-			if ps.TargetsUp != ps.TargetsTotal || ps.TargetsTotal == 0 {
-				st.Healthy = false
+	promURL := p.prometheusURL(cs)
+	if promURL == "" {
+		return st, nil
+	}
+	ps := &PromStatus{URL: promURL, Targets: []Target{}}
+	st.Prometheus = ps
+	prom := &Prom{URL: promURL, Client: NoRedirectClient(5 * time.Second)}
+	qctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	ts, err := prom.Targets(qctx)
+	if err != nil {
+		ps.Error = err.Error()
+		st.problem("Prometheus does not answer at " + promURL)
+		return st, nil
+	}
+	ps.Targets = ts
+	ps.TargetsTotal = len(ts)
+	for _, t := range ts {
+		if t.Health == "up" {
+			ps.TargetsUp++
+		}
+	}
+	if ps.TargetsTotal == 0 {
+		st.problem("Prometheus has no scrape targets")
+	} else if ps.TargetsUp != ps.TargetsTotal {
+		st.problem(fmt.Sprintf("%d of %d scrape targets are not up", ps.TargetsTotal-ps.TargetsUp, ps.TargetsTotal))
+	}
+	if ok, err := prom.ConfigLoaded(qctx); err == nil && !ok {
+		ps.ConfigError = true
+		st.problem("Prometheus refused its latest configuration and runs an older one (run `stackgen up` to see why)")
+	}
+	as, err := prom.Alerts(qctx)
+	if err != nil {
+		ps.Error = err.Error()
+		st.problem("Prometheus does not answer for alerts: " + err.Error())
+	} else {
+		st.Alerts = []Alert{}
+		for _, a := range as {
+			if a.State == "firing" {
+				st.Alerts = append(st.Alerts, a)
 			}
 		}
-		if as, err := prom.Alerts(qctx); err == nil {
-			for _, a := range as {
-				if a.State == "firing" {
-					st.Alerts = append(st.Alerts, a)
-				}
+	}
+	if o.Check != nil {
+		panels, err := o.Check(qctx, prom)
+		if err != nil {
+			st.problem("checking the panel queries: " + err.Error())
+		}
+		st.Panels = panels
+		for _, pn := range panels {
+			if pn.Result != "ok" && pn.Result != "no_traffic" {
+				st.problem(fmt.Sprintf("%s: %s", pn.where(), pn.Result))
 			}
 		}
 	}
 	return st, nil
+}
+
+// where names a panel query's place: "dashboard / panel" or "rule NAME".
+func (pn PanelStatus) where() string {
+	if pn.Rule != "" {
+		return "rule " + pn.Rule
+	}
+	return pn.Dashboard + " / " + pn.Panel
+}
+
+// problem records why the stack is unhealthy.
+func (st *Status) problem(s string) {
+	st.Healthy = false
+	st.Problems = append(st.Problems, s)
 }
 
 // summarize reduces a service's containers to one state and health: the
@@ -170,11 +240,12 @@ func summarize(cs []Container) (state, health string) {
 	return state, health
 }
 
-// prometheusURL is the host address of the stack's Prometheus: from
-// compose.yaml, else from the running container's published port.
+// prometheusURL is the host address of the stack's Prometheus (the service
+// with role prometheus): from compose.yaml, else from the running
+// container's published port.
 func (p *Project) prometheusURL(cs []Container) string {
 	if p.File != nil {
-		if s, ok := p.File.Services["prometheus"]; ok {
+		if s := p.File.Role(stack.RolePrometheus); s != nil {
 			if port, ok := s.PublishedFor(9090); ok {
 				return "http://" + port.HostAddr()
 			}
@@ -182,7 +253,7 @@ func (p *Project) prometheusURL(cs []Container) string {
 		return ""
 	}
 	for _, c := range cs {
-		if c.Service != "prometheus" {
+		if c.Role != stack.RolePrometheus {
 			continue
 		}
 		for _, pub := range c.Publishers {
@@ -232,9 +303,14 @@ func (st *Status) WriteText(w io.Writer) {
 		}
 	}
 	fmt.Fprintln(w)
-	if len(st.Alerts) == 0 {
+	switch {
+	case st.Alerts == nil && st.Prometheus != nil:
+		fmt.Fprintln(w, "Alerts firing: unknown (Prometheus does not answer)")
+	case st.Alerts == nil:
+		fmt.Fprintln(w, "Alerts firing: unknown (the stack has no published Prometheus)")
+	case len(st.Alerts) == 0:
 		fmt.Fprintln(w, "Alerts firing: none")
-	} else {
+	default:
 		fmt.Fprintf(w, "Alerts firing: %d\n", len(st.Alerts))
 		for _, a := range st.Alerts {
 			lbl := []string{}
@@ -246,5 +322,17 @@ func (st *Status) WriteText(w io.Writer) {
 			sort.Strings(lbl)
 			fmt.Fprintf(w, "  %s {%s} since %s %s\n", a.Name, strings.Join(lbl, ", "), a.ActiveAt.Format(time.RFC3339), a.Summary)
 		}
+	}
+	var quiet []string
+	for _, pn := range st.Panels {
+		if pn.Result == "no_traffic" {
+			quiet = append(quiet, "  "+pn.where()+": "+pn.Query)
+		}
+	}
+	if len(quiet) > 0 {
+		fmt.Fprintf(w, "\nEmpty only for lack of traffic (send some with `stackgen load`): %d\n%s\n", len(quiet), strings.Join(quiet, "\n"))
+	}
+	if len(st.Problems) > 0 {
+		fmt.Fprintf(w, "\nNot healthy:\n  %s\n", strings.Join(st.Problems, "\n  "))
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/stackgen/stackgen/stack"
 )
 
 // UpOptions configures Up.
@@ -21,7 +23,9 @@ type UpOptions struct {
 	Timeout time.Duration
 	// NoBuild skips building the stackgen image (it must exist).
 	NoBuild bool
-	// StackgenImage is the image of stackgen's own services (default stackgen:local).
+	// StackgenImage is the stack's stackgen_image. Empty or
+	// DefaultStackgenImage: up builds a content-tagged image (ContentTag)
+	// and runs stackgen's services from it; any other name is used as it is.
 	StackgenImage string
 	// SourceHint is where to look for stackgen's module source when the
 	// image must be built from source (e.g. the stack.yaml directory).
@@ -30,6 +34,9 @@ type UpOptions struct {
 	Out io.Writer
 	// TTY redraws progress in place.
 	TTY bool
+	// AfterReady, when set, runs once everything is ready, with the stack's
+	// Prometheus (nil when it publishes none); an error fails up.
+	AfterReady func(ctx context.Context, prom *Prom) error
 }
 
 // Endpoint is a published service address to show the user.
@@ -46,6 +53,8 @@ type UpResult struct {
 	Project string
 	// Compose names the compose implementation used.
 	Compose string
+	// Image is the image running stackgen's own services.
+	Image string
 	// Changes maps each service to created, recreated or unchanged.
 	Changes map[string]string
 	// Endpoints are the published addresses, by service.
@@ -60,13 +69,6 @@ const pollInterval = 250 * time.Millisecond
 // Up runs the rendered stack in o.Dir and waits until every service is ready
 // and every Prometheus scrape target is up. See the Exit* codes for failures.
 func Up(ctx context.Context, o UpOptions) (*UpResult, error) {
-	start := time.Now()
-	if o.Timeout <= 0 {
-		o.Timeout = 3 * time.Minute
-	}
-	if o.StackgenImage == "" {
-		o.StackgenImage = DefaultStackgenImage
-	}
 	if o.Out == nil {
 		o.Out = io.Discard
 	}
@@ -74,9 +76,20 @@ func Up(ctx context.Context, o UpOptions) (*UpResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	return p.Up(ctx, o)
+}
+
+// Up runs the opened project; see the package function Up.
+func (p *Project) Up(ctx context.Context, o UpOptions) (*UpResult, error) {
+	start := time.Now()
+	if o.Timeout <= 0 {
+		o.Timeout = 3 * time.Minute
+	}
+	if o.Out == nil {
+		o.Out = io.Discard
+	}
 	fmt.Fprintf(o.Out, "stack %s: docker %s (%s), %s\n", p.Name, p.Engine.ServerVersion, p.Engine.Arch, p.Compose)
 
-	labelFilter := "label=com.docker.compose.project=" + p.Name
 	// Listing containers and checking images are independent: overlap them.
 	var all []Container
 	listErr := make(chan error, 1)
@@ -109,7 +122,7 @@ func Up(ctx context.Context, o UpOptions) (*UpResult, error) {
 		}
 	}
 
-	res := &UpResult{Project: p.Name, Compose: p.Compose.String(), Changes: map[string]string{}}
+	res := &UpResult{Project: p.Name, Compose: p.Compose.String(), Image: p.StackgenImage, Changes: map[string]string{}}
 	upCtx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
 	fmt.Fprintf(o.Out, "  compose up -d (checks done in %.2fs)\n", time.Since(start).Seconds())
@@ -119,9 +132,19 @@ func Up(ctx context.Context, o UpOptions) (*UpResult, error) {
 		_, err := p.compose(upCtx, "up", "-d", "--remove-orphans")
 		composeErr <- err
 	}()
-
-	w := newWaiter(p, o.Out, o.TTY, upStart)
 	composeDone := false
+	// abort stops compose and removes what it created but could not start,
+	// so an interrupted up leaves no container in state created.
+	abort := func() {
+		cancel()
+		if !composeDone {
+			<-composeErr
+			composeDone = true
+		}
+		p.removeCreated(context.WithoutCancel(ctx), o.Out)
+	}
+
+	w := newWaiter(p, o.Out, o.TTY, upStart, before)
 	tick := time.NewTicker(pollInterval)
 	defer tick.Stop()
 	for {
@@ -129,27 +152,19 @@ func Up(ctx context.Context, o UpOptions) (*UpResult, error) {
 		case err := <-composeErr:
 			composeDone = true
 			if err != nil {
-				w.poll(upCtx, true)
+				w.poll(context.WithoutCancel(ctx), true)
 				w.draw(true)
+				p.removeCreated(context.WithoutCancel(ctx), o.Out)
 				return nil, p.upFailed(ctx, w, err, o)
 			}
-			after, err := listDocker(ctx, p.Engine.Docker, labelFilter, "label=com.docker.compose.oneoff=False")
-			if err == nil {
-				res.Changes = changes(p.File, before, after)
-				w.note(summarizeChanges(res.Changes))
-				for _, svc := range []string{"prometheus", "alertmanager"} {
-					if res.Changes[svc] == "unchanged" {
-						if msg := p.reload(ctx, svc, after); msg != "" {
-							w.note(msg)
-						}
-						// A reload may add targets: check them again.
-						w.reset(svc)
-					}
-				}
+			if err := p.afterCompose(ctx, w, before, res); err != nil {
+				w.draw(true)
+				return nil, err
 			}
 		case <-upCtx.Done():
-			w.poll(ctx, composeDone)
+			w.poll(context.WithoutCancel(ctx), composeDone)
 			w.draw(true)
+			abort()
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
@@ -161,8 +176,8 @@ func Up(ctx context.Context, o UpOptions) (*UpResult, error) {
 		if len(w.failedRows()) > 0 {
 			// Do not wait for compose: with depends_on conditions it would
 			// wait for the failed service's healthcheck retries.
-			cancel()
 			w.draw(true)
+			abort()
 			return nil, p.notReady(ctx, w, "failed", o)
 		}
 		if composeDone && w.done() {
@@ -170,21 +185,105 @@ func Up(ctx context.Context, o UpOptions) (*UpResult, error) {
 			break
 		}
 	}
+	if w.prom != nil {
+		cctx, ccancel := context.WithTimeout(ctx, 10*time.Second)
+		loaded, err := w.prom.ConfigLoaded(cctx)
+		ccancel()
+		if err == nil && !loaded {
+			return nil, p.configRefused(ctx, stack.RolePrometheus, upStart, "")
+		}
+	}
+	if o.AfterReady != nil {
+		actx, acancel := context.WithTimeout(ctx, time.Minute)
+		err := o.AfterReady(actx, w.prom)
+		acancel()
+		if err != nil {
+			return nil, err
+		}
+	}
 	res.Endpoints = endpoints(p.File)
 	res.Elapsed = time.Since(start)
 	return res, nil
 }
 
+// afterCompose runs once compose up succeeded: it records what compose
+// changed, starts containers compose left stopped, and makes unchanged
+// Prometheus and Alertmanager reload their configuration. A configuration
+// they refuse is an error (exit 1) naming the cause.
+func (p *Project) afterCompose(ctx context.Context, w *waiter, before []Container, res *UpResult) error {
+	after, err := listDocker(ctx, p.Engine.Docker, projectFilters(p.Name)...)
+	if err != nil {
+		return nil
+	}
+	res.Changes = changes(p.File, before, after)
+	w.note(summarizeChanges(res.Changes))
+	var stopped []string
+	for _, c := range after {
+		if c.State == "exited" || c.State == "created" {
+			stopped = append(stopped, c.ID)
+		}
+	}
+	if len(stopped) > 0 {
+		if _, err := run(ctx, nil, p.Engine.Docker, append([]string{"start"}, stopped...)...); err == nil {
+			w.note(fmt.Sprintf("started %d stopped container(s)", len(stopped)))
+		}
+	}
+	for _, role := range []string{stack.RolePrometheus, stack.RoleAlertmanager} {
+		s := p.File.Role(role)
+		if s == nil || res.Changes[s.Name] != "unchanged" {
+			continue
+		}
+		at := time.Now()
+		msg, err := p.reload(ctx, s, after)
+		if err != nil {
+			var re *ReloadError
+			if errors.As(err, &re) {
+				return p.configRefused(ctx, role, at, re.Error())
+			}
+		}
+		w.note(msg)
+		// A reload may add targets: check them again.
+		w.reset(s.Name)
+	}
+	return nil
+}
+
+// removeCreated removes the project's containers compose created but never
+// started (an interrupted or failed up), so none is left in state created.
+func (p *Project) removeCreated(ctx context.Context, out io.Writer) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	cs, err := listDocker(ctx, p.Engine.Docker, append(projectFilters(p.Name), "status=created")...)
+	if err != nil || len(cs) == 0 {
+		return
+	}
+	ids := make([]string, 0, len(cs))
+	names := make([]string, 0, len(cs))
+	for _, c := range cs {
+		if c.State == "created" {
+			ids = append(ids, c.ID)
+			names = append(names, c.Service)
+		}
+	}
+	if len(ids) == 0 {
+		return
+	}
+	if _, err := run(ctx, nil, p.Engine.Docker, append([]string{"rm", "-f"}, ids...)...); err == nil {
+		fmt.Fprintf(out, "  removed never-started container(s) of %s\n", strings.Join(names, ", "))
+	}
+}
+
 // ensureImages builds the stackgen image and checks that every other image
 // is present (pulling it when a registry answers).
 func (p *Project) ensureImages(ctx context.Context, o UpOptions) error {
+	contentTagged := o.StackgenImage == "" || o.StackgenImage == DefaultStackgenImage
 	needStackgen := false
 	images := map[string]string{} // image → first service using it
 	for _, name := range p.File.ServiceNames() {
 		s := p.File.Services[name]
 		switch {
 		case s.Image == "":
-		case s.Image == o.StackgenImage:
+		case s.Image == DefaultStackgenImage && contentTagged:
 			needStackgen = true
 		case !s.HasBuild:
 			if _, ok := images[s.Image]; !ok {
@@ -193,19 +292,8 @@ func (p *Project) ensureImages(ctx context.Context, o UpOptions) error {
 		}
 	}
 	if needStackgen {
-		if o.NoBuild {
-			if !p.Engine.ImageExists(ctx, o.StackgenImage) {
-				return &Error{Code: ExitImageMissing,
-					Err: fmt.Errorf("image %s is not present and --no-build was given", o.StackgenImage),
-					Fix: "Run `stackgen up` without --no-build to build it from this binary, or `docker load -i` a saved copy."}
-			}
-		} else {
-			t := time.Now()
-			how, err := p.Engine.BuildStackgenImage(ctx, o.StackgenImage, o.SourceHint)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(o.Out, "  ✓ %-22s %s (%.1fs)\n", "image "+o.StackgenImage, how, time.Since(t).Seconds())
+		if err := p.stackgenImage(ctx, o); err != nil {
+			return err
 		}
 	}
 	if len(images) == 0 {
@@ -244,35 +332,56 @@ func (p *Project) ensureImages(ctx context.Context, o UpOptions) error {
 	return nil
 }
 
-// reload makes an unchanged Prometheus or Alertmanager re-read its
-// configuration: POST /-/reload when possible (Prometheus needs
-// --web.enable-lifecycle), else SIGHUP. It returns a note for the user.
-func (p *Project) reload(ctx context.Context, service string, after []Container) string {
-	s := p.File.Services[service]
-	if s == nil {
-		return ""
+// stackgenImage sets p.StackgenImage to the content-tagged image of this
+// stackgen, building it unless o.NoBuild.
+func (p *Project) stackgenImage(ctx context.Context, o UpOptions) error {
+	t := time.Now()
+	if o.NoBuild {
+		img, err := p.Engine.existingContentImage(ctx)
+		if err != nil {
+			return err
+		}
+		p.StackgenImage = img
+		return nil
 	}
+	img, how, err := p.Engine.BuildContentImage(ctx, o.SourceHint)
+	if err != nil {
+		return err
+	}
+	p.StackgenImage = img
+	fmt.Fprintf(o.Out, "  ✓ %-22s %s (%.1fs)\n", "image "+img, how, time.Since(t).Seconds())
+	return nil
+}
+
+// reload makes an unchanged Prometheus or Alertmanager re-read its
+// configuration with POST /-/reload (Prometheus needs
+// --web.enable-lifecycle), else SIGHUP. It returns a note for the user; a
+// *ReloadError when the server refused the configuration.
+func (p *Project) reload(ctx context.Context, s *Service, after []Container) (string, error) {
 	id := ""
 	for _, c := range after {
-		if c.Service == service && c.State == "running" {
+		if c.Service == s.Name && c.State == "running" {
 			id = c.ID
 		}
 	}
 	if id == "" {
-		return ""
+		return "", nil
 	}
-	target := wellKnownProbes[service].target
-	if port, ok := s.PublishedFor(target); ok && (service != "prometheus" || s.HasFlag("--web.enable-lifecycle")) {
-		if err := Reload(ctx, "http://"+port.HostAddr()); err == nil {
-			return service + ": configuration reloaded (POST /-/reload)"
-		} else if strings.Contains(err.Error(), "HTTP 4") || strings.Contains(err.Error(), "HTTP 5") {
-			return service + ": configuration reload failed: " + err.Error()
+	target := roleProbes[s.Role].target
+	if port, ok := s.PublishedFor(target); ok && (s.Role != stack.RolePrometheus || s.HasFlag("--web.enable-lifecycle")) {
+		err := Reload(ctx, "http://"+port.HostAddr())
+		if err == nil {
+			return s.Name + ": configuration reloaded (POST /-/reload)", nil
+		}
+		var re *ReloadError
+		if errors.As(err, &re) {
+			return "", err
 		}
 	}
 	if _, err := run(ctx, nil, p.Engine.Docker, "kill", "--signal", "HUP", id); err != nil {
-		return service + ": configuration reload (SIGHUP) failed: " + err.Error()
+		return s.Name + ": configuration reload (SIGHUP) failed: " + err.Error(), nil
 	}
-	return service + ": configuration reloaded (SIGHUP)"
+	return s.Name + ": configuration reloaded (SIGHUP)", nil
 }
 
 // upFailed turns a failed compose up into an error, with the logs of the
@@ -301,47 +410,6 @@ func (p *Project) upFailed(ctx context.Context, w *waiter, err error, o UpOption
 	}
 	return &Error{Code: ExitFailure, Err: fmt.Errorf("compose up failed: %s", msg),
 		Fix: fmt.Sprintf("Check the rendered files in %s; `stackgen status` shows what runs.", p.Dir)}
-}
-
-// notReady builds the exit-7 error, printing the last log lines of every
-// service that is not ready and the scrape targets that are down.
-func (p *Project) notReady(ctx context.Context, w *waiter, why string, o UpOptions) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	cs, _ := listDocker(ctx, p.Engine.Docker, "label=com.docker.compose.project="+p.Name, "label=com.docker.compose.oneoff=False")
-	var bad []string
-	for _, r := range w.rows {
-		if r.ready {
-			continue
-		}
-		bad = append(bad, r.name)
-		if r == w.targets && w.prom != nil {
-			if ts, err := w.prom.Targets(ctx); err == nil {
-				fmt.Fprintln(o.Out, "\nscrape targets:")
-				if len(ts) == 0 {
-					fmt.Fprintln(o.Out, "  (none discovered yet)")
-				}
-				for _, t := range ts {
-					fmt.Fprintf(o.Out, "  %-5s %s %s %s\n", t.Health, t.Job, t.ScrapeURL, t.LastError)
-				}
-			}
-			continue
-		}
-		for _, c := range cs {
-			if c.Service != r.name {
-				continue
-			}
-			logs := p.Logs(ctx, c.ID, 20)
-			if strings.TrimSpace(logs) == "" {
-				logs = "(no log output yet)"
-			}
-			fmt.Fprintf(o.Out, "\n--- last log lines of %s (%s, %s) ---\n%s\n", c.Name, c.State, c.Status, logs)
-		}
-	}
-	return &Error{Code: ExitUnhealthy,
-		Err: fmt.Errorf("%s: %s", why, strings.Join(bad, ", ")),
-		Fix: fmt.Sprintf("See the log lines above; `stackgen status` shows the current state and `docker compose -p %s logs SERVICE` the full logs. "+
-			"Slow machine? Raise --timeout.", p.Name)}
 }
 
 // changes compares container IDs before and after compose up.
@@ -391,15 +459,16 @@ func summarizeChanges(ch map[string]string) string {
 func endpoints(cf *ComposeFile) []Endpoint {
 	var out []Endpoint
 	for _, name := range cf.ServiceNames() {
-		for _, p := range cf.Services[name].Ports {
+		s := cf.Services[name]
+		for _, p := range s.Ports {
 			if p.Published == 0 || proto(p.Protocol) != "tcp" {
 				continue
 			}
 			u := "http://" + p.HostAddr()
 			switch {
-			case strings.HasSuffix(name, "-exporter"):
+			case s.Role == stack.RoleExporter:
 				u += "/predict"
-			case name == "mailcatcher" && p.Target == 1025:
+			case s.Role == stack.RoleMailcatcher && p.Target == 1025:
 				u = "smtp://" + p.HostAddr()
 			}
 			out = append(out, Endpoint{Service: name, URL: u})

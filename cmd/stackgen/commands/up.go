@@ -27,20 +27,25 @@ func newUpCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "up [-f stack.yaml] [-o DIR] [--timeout 3m] [--no-build]",
 		Short: "Render the stack and run it on Docker, waiting until every service and scrape target is ready",
-		Long: `up renders stack.yaml (as render does), builds the stackgen:local image that
-runs stackgen's own services (FROM scratch, from this binary when it is a
-static Linux build, else from source), checks that published ports are free
-and images present, runs 'docker compose up -d' (or docker-compose), then
-waits with live progress until every service answers its readiness check and
-every Prometheus scrape target is up. It prints the URLs at the end.
+		Long: `up renders stack.yaml (as render does), builds the image that runs
+stackgen's own services, tagged by content as stackgen:<version>-<hash> (FROM
+scratch, from this binary when it is a static Linux build, else from source;
+stackgen_image in stack.yaml names another image instead), checks that
+published ports are free and images present, runs 'docker compose up -d',
+then waits with live progress until every service answers its readiness
+check and every Prometheus scrape target is up. It prints the URLs at the end.
 
+Readiness is judged from the moment up started: restarts are counted from
+then, and containers that were stopped or killed are started and waited for.
 Running up again applies changes: compose recreates only the services whose
-configuration changed, and Prometheus and Alertmanager reload their
-configuration in place.
+configuration (or secret values) changed, and Prometheus and Alertmanager
+reload their configuration in place. A configuration either refuses is a
+failed up, with the cause.
 
-Exit codes: 0 ready; 1 other failure; 2 stack.yaml invalid; 3 no Docker
-engine; 4 no compose; 5 a port in use; 6 an image missing; 7 a service or
-target not ready (its last log lines are shown).`,
+Exit codes: 0 ready; 1 other failure (a configuration Prometheus or
+Alertmanager refuses; compose or build errors); 2 stack.yaml invalid; 3 no
+Docker engine; 4 no compose; 5 a port in use; 6 an image missing; 7 a service
+or target not ready (its last log lines and errors are shown).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signalContext(cmd)
@@ -65,6 +70,9 @@ target not ready (its last log lines are shown).`,
 			}
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "stack %s is up (%.1fs)\n", res.Project, res.Elapsed.Seconds())
+			if res.Image != "" {
+				fmt.Fprintf(w, "  stackgen image\t%s\n", res.Image)
+			}
 			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 			for _, e := range res.Endpoints {
 				fmt.Fprintf(tw, "  %s\t%s\n", e.Service, e.URL)
@@ -76,7 +84,7 @@ target not ready (its last log lines are shown).`,
 	addStackFlag(c, &file)
 	c.Flags().StringVarP(&out, "output", "o", "", "deploy folder to render into and run (default: deploy/ beside stack.yaml)")
 	c.Flags().DurationVar(&timeout, "timeout", 3*time.Minute, "how long to wait for every service and scrape target to be ready")
-	c.Flags().BoolVar(&noBuild, "no-build", false, "do not build the stackgen:local image (it must exist)")
+	c.Flags().BoolVar(&noBuild, "no-build", false, "do not build the stackgen image (the one of this binary must exist)")
 	return c
 }
 

@@ -12,211 +12,31 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stackgen/stackgen/internal/testtool"
 )
 
-func TestParseComposePS(t *testing.T) {
-	// Compose ≥ 2.21 prints one JSON object per line.
-	lines := `{"Command":"\"/bin/prometheus --c…\"","CreatedAt":"2026-11-23 09:18:03 +0000 UTC","ExitCode":0,"Health":"healthy","ID":"aaa","Image":"stackgen/prometheus:2.42.0","Labels":"a=b,c=d","Name":"offline-prometheus-1","Project":"offline","Publishers":[{"URL":"127.0.0.1","TargetPort":9090,"PublishedPort":9090,"Protocol":"tcp"}],"Service":"prometheus","State":"running","Status":"Up 2 minutes (healthy)"}
-{"ExitCode":1,"Health":"","ID":"bbb","Image":"stackgen:local","Name":"offline-mailcatcher-1","Publishers":[{"URL":"","TargetPort":1025,"PublishedPort":0,"Protocol":"tcp"}],"Service":"mailcatcher","State":"exited","Status":"Exited (1) 3 seconds ago"}
-`
-	// Compose 2.0–2.20 prints one JSON array.
-	array := `[{"ID":"bbb","Name":"offline-mailcatcher-1","Service":"mailcatcher","State":"exited","Health":"","ExitCode":1,"Publishers":null,"Status":"Exited (1) 3 seconds ago"},
- {"ID":"aaa","Name":"offline-prometheus-1","Service":"prometheus","State":"running","Health":"","ExitCode":0,"Publishers":[{"URL":"127.0.0.1","TargetPort":9090,"PublishedPort":9090,"Protocol":"tcp"}],"Status":"Up 2 minutes (health: starting)"}]`
-	for name, tc := range map[string]struct {
-		in         string
-		promHealth string
-	}{
-		"json lines": {lines, "healthy"},
-		"array":      {array, "starting"}, // health read from the status
-	} {
-		t.Run(name, func(t *testing.T) {
-			cs, err := ParseComposePS([]byte(tc.in))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(cs) != 2 {
-				t.Fatalf("got %d containers, want 2", len(cs))
-			}
-			mc, prom := cs[0], cs[1]
-			if mc.Service != "mailcatcher" || mc.State != "exited" || mc.ExitCode != 1 || len(mc.Publishers) != 0 {
-				t.Errorf("mailcatcher = %+v", mc)
-			}
-			want := []Publisher{{URL: "127.0.0.1", TargetPort: 9090, PublishedPort: 9090, Protocol: "tcp"}}
-			if prom.Service != "prometheus" || prom.State != "running" || prom.Health != tc.promHealth || !reflect.DeepEqual(prom.Publishers, want) {
-				t.Errorf("prometheus = %+v", prom)
-			}
-		})
-	}
-	if cs, err := ParseComposePS([]byte("\n")); err != nil || len(cs) != 0 {
-		t.Errorf("empty output: %v %v", cs, err)
-	}
-	if _, err := ParseComposePS([]byte("{broken")); err == nil {
-		t.Error("broken JSON: no error")
-	}
-}
-
-func TestParseDockerPS(t *testing.T) {
-	out := "id1\toffline-prometheus-1\trunning\tUp 5 minutes (healthy)\t127.0.0.1:9090->9090/tcp\tprometheus\tstackgen/prometheus:2.42.0\toffline\n" +
-		"id2\tother\trunning\tUp 1 second\t0.0.0.0:8000-8001->8000-8001/tcp, :::8000-8001->8000-8001/tcp, 1025/tcp\t\tnginx\t\n" +
-		"id3\toffline-demo-1\texited\tExited (137) 2 seconds ago\t\tdemo\tstackgen:local\toffline\n"
-	cs := ParseDockerPS([]byte(out))
-	if len(cs) != 3 {
-		t.Fatalf("got %d containers", len(cs))
-	}
-	// Sorted by service: "" (other), demo, prometheus.
-	other, demo, prom := cs[0], cs[1], cs[2]
-	if prom.Health != "healthy" || prom.State != "running" || len(prom.Publishers) != 1 || prom.Publishers[0].PublishedPort != 9090 || prom.Publishers[0].URL != "127.0.0.1" {
-		t.Errorf("prometheus = %+v", prom)
-	}
-	if demo.ExitCode != 137 || demo.State != "exited" {
-		t.Errorf("demo = %+v", demo)
-	}
-	wantPorts := []Publisher{
-		{URL: "0.0.0.0", TargetPort: 8000, PublishedPort: 8000, Protocol: "tcp"},
-		{URL: "0.0.0.0", TargetPort: 8001, PublishedPort: 8001, Protocol: "tcp"},
-		{URL: "::", TargetPort: 8000, PublishedPort: 8000, Protocol: "tcp"},
-		{URL: "::", TargetPort: 8001, PublishedPort: 8001, Protocol: "tcp"},
-	}
-	if !reflect.DeepEqual(other.Publishers, wantPorts) {
-		t.Errorf("other ports = %+v", other.Publishers)
-	}
-}
-
-const testCompose = `# Rendered by stackgen
-name: offline
-services:
-  prometheus:
-    image: stackgen/prometheus:2.42.0
-    command: ["--config.file=/etc/prometheus/prometheus.yml", "--web.enable-lifecycle"]
-    healthcheck:
-      test: ["CMD", "promtool", "query", "instant", "http://127.0.0.1:9090", "vector(1)"]
-    volumes:
-      - type: bind
-        source: ./prometheus
-        target: /etc/prometheus
-      - type: volume
-        source: prometheus-data
-        target: /prometheus
-    ports:
-      - mode: ingress
-        host_ip: 127.0.0.1
-        target: 9090
-        published: "9090"
-        protocol: tcp
-  demo-exporter:
-    image: stackgen:local
-    pull_policy: never
-    healthcheck:
-      test: ["CMD", "/stackgen", "healthcheck", "http://127.0.0.1:8000/readyz"]
-    ports:
-      - "127.0.0.1:8000:8000"
-  model:
-    build: ./model
-    command: serve --port 8080
-    volumes:
-      - ./models:/models:ro
-      - data:/data
-    ports:
-      - "8080"
-      - "[::1]:7000-7001:7000-7001/udp"
-`
-
-func TestParseComposeFile(t *testing.T) {
-	cf, err := ParseComposeFile([]byte(testCompose), "/deploy")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cf.Name != "offline" || !reflect.DeepEqual(cf.ServiceNames(), []string{"demo-exporter", "model", "prometheus"}) {
-		t.Fatalf("name %q services %v", cf.Name, cf.ServiceNames())
-	}
-	prom := cf.Services["prometheus"]
-	if !prom.HasFlag("--web.enable-lifecycle") || prom.HasFlag("--web.enable-admin-api") {
-		t.Errorf("flags: %v", prom.Command)
-	}
-	if !reflect.DeepEqual(prom.Binds, []string{"/deploy/prometheus"}) {
-		t.Errorf("prometheus binds = %v", prom.Binds)
-	}
-	if p, ok := prom.PublishedFor(9090); !ok || p.HostAddr() != "127.0.0.1:9090" || p.BindAddr() != "127.0.0.1:9090" {
-		t.Errorf("prometheus port = %+v %v", p, ok)
-	}
-	exp := cf.Services["demo-exporter"]
-	if exp.PullPolicy != "never" || exp.Ports[0] != (Port{HostIP: "127.0.0.1", Published: 8000, Target: 8000, Protocol: "tcp"}) {
-		t.Errorf("exporter = %+v", exp)
-	}
-	m := cf.Services["model"]
-	if !m.HasBuild || !reflect.DeepEqual(m.Command, []string{"serve", "--port", "8080"}) || !reflect.DeepEqual(m.Binds, []string{"/deploy/models"}) {
-		t.Errorf("model = %+v", m)
-	}
-	wantPorts := []Port{
-		{Target: 8080, Protocol: "tcp"},
-		{HostIP: "::1", Published: 7000, Target: 7000, Protocol: "udp"},
-		{HostIP: "::1", Published: 7001, Target: 7001, Protocol: "udp"},
-	}
-	if !reflect.DeepEqual(m.Ports, wantPorts) {
-		t.Errorf("model ports = %+v", m.Ports)
-	}
-	if _, ok := m.PublishedFor(8080); ok {
-		t.Error("an unpublished port counts as published")
-	}
-	if got := (Port{Published: 80}).HostAddr(); got != "127.0.0.1:80" {
-		t.Errorf("HostAddr of every-interface port = %s", got)
-	}
-	for _, bad := range []string{"1:2:3:4", "a:80", "80-81:90"} {
-		if _, err := parseShortPort(bad); err == nil {
-			t.Errorf("parseShortPort(%q): no error", bad)
-		}
-	}
-}
-
-func TestV1Compatible(t *testing.T) {
-	cf, err := ParseComposeFile([]byte(testCompose+`    depends_on:
-      prometheus:
-        condition: service_healthy
-        required: true
-`), "/deploy")
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := cf.V1Compatible()
-	if err != nil {
-		t.Fatal(err)
-	}
-	again, err := ParseComposeFile(out, "/deploy")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if again.Name != "" || len(again.Services) != 3 {
-		t.Errorf("after WithoutName: name %q, %d services", again.Name, len(again.Services))
-	}
-	for _, gone := range []string{"name: offline", "required:", "host_ip:", "mode: ingress"} {
-		if strings.Contains(string(out), gone) {
-			t.Errorf("%s still there:\n%s", gone, out)
-		}
-	}
-	if got := again.Services["prometheus"].Ports; len(got) != 1 || got[0] != (Port{HostIP: "127.0.0.1", Published: 9090, Target: 9090, Protocol: "tcp"}) {
-		t.Errorf("prometheus ports after V1Compatible: %+v", got)
-	}
-	if !strings.Contains(string(out), "condition: service_healthy") {
-		t.Errorf("depends_on condition lost:\n%s", out)
-	}
-}
-
 func TestProbeFor(t *testing.T) {
-	cf, err := ParseComposeFile([]byte(testCompose), "/deploy")
-	if err != nil {
-		t.Fatal(err)
-	}
+	cf := offline(t)
 	for svc, want := range map[string]string{
 		"prometheus":    "http://127.0.0.1:9090/-/ready",
+		"alertmanager":  "http://127.0.0.1:9093/-/ready",
 		"demo-exporter": "http://127.0.0.1:8000/readyz",
-		"model":         "", // no probe known, and nothing published on its port
+		"demo":          "http://127.0.0.1:5005/ping",
 	} {
 		if got := probeFor(cf.Services[svc]); got != want {
 			t.Errorf("probeFor(%s) = %q, want %q", svc, got, want)
 		}
 	}
-	if u := healthcheckURL([]string{"CMD-SHELL", "/stackgen healthcheck http://127.0.0.1:8025/healthz?x=1 --timeout 2s"}); u == nil || u.Port() != "8025" || u.RawQuery != "x=1" {
-		t.Errorf("CMD-SHELL healthcheck URL = %v", u)
+	// Not published: nothing to probe from the host.
+	if got := probeFor(&Service{Role: "prometheus"}); got != "" {
+		t.Errorf("unpublished prometheus probe = %q", got)
+	}
+	if u := healthcheckURL([]string{"CMD", "/stackgen", "healthcheck", "http://127.0.0.1:8025/healthz?x=1"}); u == nil || u.Port() != "8025" || u.RawQuery != "x=1" {
+		t.Errorf("healthcheck URL = %v", u)
+	}
+	if u := healthcheckURL([]string{"CMD", "promtool", "query"}); u != nil {
+		t.Errorf("non-stackgen healthcheck URL = %v", u)
 	}
 }
 
@@ -442,21 +262,22 @@ func TestCode(t *testing.T) {
 func TestDockerEngine(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	testtool.Path(t, "bash scripts/setup.sh", "docker")
 	e, err := DetectEngine(ctx)
 	if err != nil {
-		t.Skipf("no Docker engine: %v", err)
+		testtool.Missing(t, "no Docker engine answers: "+err.Error())
 	}
 	if e.ServerVersion == "" || e.Arch == "" {
 		t.Errorf("engine = %+v", e)
 	}
 	c, err := DetectCompose(ctx, e)
 	if err != nil {
-		t.Skipf("no compose: %v", err)
+		testtool.Missing(t, "no compose: "+err.Error())
 	}
 	if c.Version == "" || len(c.Cmd) == 0 {
 		t.Errorf("compose = %+v", c)
 	}
-	if _, err := listDocker(ctx, e.Docker, "label=com.docker.compose.project=stackgen-test-none"); err != nil {
+	if _, err := listDocker(ctx, e.Docker, "label=com.docker.compose.project=sgtest-none"); err != nil {
 		t.Errorf("listDocker: %v", err)
 	}
 	if e.ImageExists(ctx, "stackgen-test/does-not-exist:none") {
