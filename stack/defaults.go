@@ -21,6 +21,11 @@ const (
 	DefaultRetention         = "15d"
 	DefaultAdminUser         = "admin"
 	DefaultMaxBody           = 10 << 20
+	DefaultMaxInFlight       = 1024
+	DefaultBodyTimeout       = 30 * time.Second
+	DefaultTimeout           = 10 * time.Second
+	DefaultScrapeInterval    = 5 * time.Second
+	DefaultEvalInterval      = 15 * time.Second
 	// GrafanaDatasourceUID is the fixed uid of the provisioned Prometheus data
 	// source; dashboards and Grafana alert rules refer to it.
 	GrafanaDatasourceUID = "stackgen-prometheus"
@@ -58,10 +63,16 @@ func (s *Stack) ApplyDefaults() {
 		e.Buckets = append([]float64(nil), DefaultBuckets...)
 	}
 	if e.Timeout == 0 {
-		e.Timeout = Duration(10 * time.Second)
+		e.Timeout = Duration(DefaultTimeout)
 	}
 	if e.MaxBody == 0 {
 		e.MaxBody = DefaultMaxBody
+	}
+	if e.BodyTimeout == 0 {
+		e.BodyTimeout = Duration(DefaultBodyTimeout)
+	}
+	if e.MaxInFlight == 0 {
+		e.MaxInFlight = DefaultMaxInFlight
 	}
 	for i := range s.Models {
 		s.Models[i].applyDefaults(e.Port + i)
@@ -74,10 +85,10 @@ func (s *Stack) ApplyDefaults() {
 		p.Port = DefaultPrometheusPort
 	}
 	if p.ScrapeInterval == 0 {
-		p.ScrapeInterval = Duration(5 * time.Second)
+		p.ScrapeInterval = Duration(DefaultScrapeInterval)
 	}
 	if p.EvaluationInterval == 0 {
-		p.EvaluationInterval = Duration(15 * time.Second)
+		p.EvaluationInterval = Duration(DefaultEvalInterval)
 	}
 	if p.Retention == "" {
 		p.Retention = DefaultRetention

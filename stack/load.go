@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"sort"
@@ -57,6 +59,9 @@ func (ps Problems) Error() string {
 // Load reads, defaults and validates the stack.yaml at path. A non-nil error
 // is a Problems listing everything wrong, or an I/O error.
 func Load(path string) (*Stack, error) {
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return nil, Problems{{File: path, Message: fmt.Sprintf("is a folder, not a stack file; name the file itself, e.g. -f %s", filepath.Join(path, "stack.yaml"))}}
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read stack file: %w", err)
@@ -76,12 +81,15 @@ func Parse(data []byte, file string) (*Stack, error) {
 	if doc.Kind == yaml.DocumentNode && len(doc.Content) > 0 {
 		doc = doc.Content[0]
 	}
+	if p, more := secondDocument(dec, data, file, doc.Line); more {
+		return nil, Problems{p}
+	}
 	if doc.Kind != yaml.MappingNode {
 		return nil, Problems{{File: file, Line: doc.Line, Column: doc.Column, Message: "stack.yaml must be a mapping with at least name: and models: (run 'stackgen init' for a starter)"}}
 	}
 	// The document itself is the fallback position of every field, so a
 	// missing top-level field is reported at its start.
-	pos := positions{"": {doc.Line, doc.Column}}
+	pos := positions{"": {line: doc.Line, col: doc.Column}}
 	var probs Problems
 	walk(doc, reflect.TypeOf(Stack{}), "", pos, &probs, file, map[*yaml.Node]bool{})
 
@@ -90,14 +98,19 @@ func Parse(data []byte, file string) (*Stack, error) {
 		probs = append(probs, typeProblems(file, err, pos)...)
 	}
 	s.File = file
-	s.ApplyDefaults()
+	s.pos = pos
 	// Validate even when the structure had problems, so one run lists them
 	// all; skip checks on fields that already failed to decode.
 	bad := map[string]bool{}
 	for _, p := range probs {
 		bad[p.Field] = true
 	}
-	for _, p := range s.validate(pos) {
+	// A zero written in the file is not "unset": catch it before defaults
+	// replace it.
+	checks := s.explicitZeros(pos)
+	s.ApplyDefaults()
+	checks = append(checks, s.validate(pos)...)
+	for _, p := range checks {
 		if !bad[p.Field] {
 			p.File = file
 			probs = append(probs, p)
@@ -108,6 +121,32 @@ func Parse(data []byte, file string) (*Stack, error) {
 		return nil, probs
 	}
 	return &s, nil
+}
+
+var separatorRE = regexp.MustCompile(`^---(\s|$)`)
+
+// secondDocument reports a document after the first one: stackgen reads one
+// document per file, and silently ignoring the rest would drop settings. It
+// locates the '---' that starts the second document (firstLine is where the
+// first document's content starts).
+func secondDocument(dec *yaml.Decoder, data []byte, file string, firstLine int) (Problem, bool) {
+	var next yaml.Node
+	err := dec.Decode(&next)
+	if errors.Is(err, io.EOF) {
+		return Problem{}, false
+	}
+	line := next.Line
+	for i, l := range strings.Split(string(data), "\n") {
+		if i+1 > firstLine && separatorRE.MatchString(l) {
+			line = i + 1
+			break
+		}
+	}
+	if line == 0 {
+		line = firstLine
+	}
+	return Problem{File: file, Line: line, Column: 1,
+		Message: fmt.Sprintf("%s holds one document; remove the '---' at line %d or split the file", filepath.Base(file), line)}, true
 }
 
 // decode is doc.Decode(s), turning a panic inside yaml.v3 (it panics on
@@ -204,8 +243,12 @@ func friendlyTypeError(msg string) string {
 	return fmt.Sprintf("must be %s (got %s)", want, got)
 }
 
-// position is where a field's key (or a list item) stands in the file.
-type position struct{ line, col int }
+// position is where a field's key (or a list item) stands in the file; null
+// is true when the key has no value (port:), which counts as not set.
+type position struct {
+	line, col int
+	null      bool
+}
 
 // positions maps field paths (models[0].kind) to their place in the file.
 type positions map[string]position
@@ -299,7 +342,9 @@ func walk(n *yaml.Node, t reflect.Type, path string, pos positions, probs *Probl
 			f, ok := fields[k.Value]
 			if !ok {
 				msg := fmt.Sprintf("unknown field %q", k.Value)
-				if s := suggest(k.Value, keys(fields)); s != "" {
+				if hint, secret := secretFields[child]; secret {
+					msg += "; " + hint
+				} else if s := suggest(k.Value, keys(fields)); s != "" {
 					msg += fmt.Sprintf("; did you mean %q?", s)
 				} else {
 					msg += fmt.Sprintf("; known fields here: %s", strings.Join(keys(fields), ", "))
@@ -307,13 +352,13 @@ func walk(n *yaml.Node, t reflect.Type, path string, pos positions, probs *Probl
 				*probs = append(*probs, Problem{File: file, Line: k.Line, Column: k.Column, Field: child, Message: msg})
 				continue
 			}
-			pos[child] = position{k.Line, k.Column}
+			pos[child] = position{line: k.Line, col: k.Column, null: isNull(v)}
 			walk(v, f.Type, child, pos, probs, file, active)
 		}
 	case t.Kind() == reflect.Slice && n.Kind == yaml.SequenceNode:
 		for i, item := range n.Content {
 			child := fmt.Sprintf("%s[%d]", path, i)
-			pos[child] = position{item.Line, item.Column}
+			pos[child] = position{line: item.Line, col: item.Column}
 			walk(item, t.Elem(), child, pos, probs, file, active)
 		}
 	case t.Kind() == reflect.Map && n.Kind == yaml.MappingNode:
@@ -321,10 +366,18 @@ func walk(n *yaml.Node, t reflect.Type, path string, pos positions, probs *Probl
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k := n.Content[i]
 			child := join(path, k.Value)
-			pos[child] = position{k.Line, k.Column}
+			pos[child] = position{line: k.Line, col: k.Column}
 			walk(n.Content[i+1], t.Elem(), child, pos, probs, file, active)
 		}
 	}
+}
+
+// isNull reports whether n (or the node it aliases) is YAML's null.
+func isNull(n *yaml.Node) bool {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
 }
 
 // isMergeKey reports whether k is YAML's merge key <<.

@@ -65,12 +65,16 @@ type Stack struct {
 
 	// File is the path stack.yaml was loaded from (not part of the file).
 	File string `yaml:"-" json:"-"`
+
+	// pos locates the fields of the file the stack was parsed from, so
+	// checks made after loading (CheckSecrets) still point at a line.
+	pos positions
 }
 
 // Model is one model server.
 type Model struct {
 	// Name of the model; used for service names, labels and dashboard titles.
-	Name string `yaml:"name" json:"name" jsonschema:"pattern=^[a-z0-9][a-z0-9-]*$"`
+	Name string `yaml:"name" json:"name" jsonschema:"pattern=^[a-z0-9]([a-z0-9-]*[a-z0-9])?$,maxLength=54"`
 	// Kind of model server.
 	Kind string `yaml:"kind" json:"kind" jsonschema:"enum=demo,enum=mlflow,enum=tfserving,enum=custom,enum=remote"`
 	// Image of the model server (mlflow, tfserving, custom). Pin a tag.
@@ -116,6 +120,10 @@ type Exporter struct {
 	Timeout Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"`
 	// MaxBody is the largest request body accepted, in bytes.
 	MaxBody int64 `yaml:"max_body,omitempty" json:"max_body,omitempty" jsonschema:"minimum=1"`
+	// BodyTimeout is how long the exporter waits for a request body to arrive (408 after it); at least 1s.
+	BodyTimeout Duration `yaml:"body_timeout,omitempty" json:"body_timeout,omitempty"`
+	// MaxInFlight caps the requests one exporter serves at once (503 above it).
+	MaxInFlight int `yaml:"max_in_flight,omitempty" json:"max_in_flight,omitempty" jsonschema:"minimum=1"`
 }
 
 // Prometheus configures the Prometheus service.

@@ -17,7 +17,7 @@ import (
 
 var (
 	stackNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
-	modelNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+	modelNameRE = dnsLabelRE
 	alertNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	envKeyRE    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	jobNameRE   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
@@ -110,6 +110,8 @@ func (s *Stack) validate(pos positions) Problems {
 	v.smtp(s)
 	v.alerts(s)
 	v.ports(s)
+	v.images(s)
+	v.services(s)
 	return v.probs
 }
 
@@ -118,11 +120,13 @@ func (v *validator) model(s *Stack, p string, m Model, seen map[string]bool) {
 	case m.Name == "":
 		v.add(p+".name", "is required")
 	case !modelNameRE.MatchString(m.Name):
-		v.add(p+".name", "must be lower-case letters, digits or '-', starting with a letter or digit (got %q)", m.Name)
+		v.add(p+".name", "must be lower-case letters, digits or '-', starting and ending with a letter or digit (got %q)", m.Name)
 	case seen[m.Name]:
 		v.add(p+".name", "%q is used by another model; model names must be unique", m.Name)
-	case m.Name == "prometheus" || m.Name == "grafana" || m.Name == "alertmanager" || m.Name == "mailcatcher":
+	case reservedModelName(m.Name):
 		v.add(p+".name", "%q is the name of a stack service; pick another model name", m.Name)
+	default:
+		v.serviceNameLength(p+".name", m)
 	}
 	seen[m.Name] = true
 	if m.Kind == "" {
@@ -222,16 +226,16 @@ func (v *validator) exporter(e Exporter) {
 	if e.MaxBody <= 0 {
 		v.add("exporter.max_body", "must be > 0 bytes (got %d)", e.MaxBody)
 	}
+	v.minInterval("exporter.body_timeout", e.BodyTimeout)
+	if e.MaxInFlight < 1 {
+		v.add("exporter.max_in_flight", "must be >= 1 (got %d)", e.MaxInFlight)
+	}
 }
 
 func (v *validator) prometheus(p Prometheus) {
 	v.port("prometheus.port", p.Port)
-	if p.ScrapeInterval <= 0 {
-		v.add("prometheus.scrape_interval", "must be > 0")
-	}
-	if p.EvaluationInterval <= 0 {
-		v.add("prometheus.evaluation_interval", "must be > 0")
-	}
+	v.minInterval("prometheus.scrape_interval", p.ScrapeInterval)
+	v.minInterval("prometheus.evaluation_interval", p.EvaluationInterval)
 	if d, err := model.ParseDuration(p.Retention); err != nil || d <= 0 {
 		v.add("prometheus.retention", "must be a duration such as 15d or 12h (got %q)", p.Retention)
 	}
@@ -331,6 +335,7 @@ func (v *validator) alert(s *Stack, p string, a, m Alert) {
 	if m.Severity != "" {
 		v.oneOf(p+".severity", m.Severity, severities)
 	}
+	v.annotation(s, p+".summary", m.Name, a.Summary)
 	if k.NeedsThreshold {
 		if m.Threshold == nil {
 			v.add(p+".threshold", "is required for kind %s (in %s)", m.Kind, k.Unit)

@@ -320,7 +320,7 @@ models:
 				`stack.yaml:5:5: models[1].name: "a" is used by another model; model names must be unique`,
 				`stack.yaml:7:5: models[2].name: "grafana" is the name of a stack service; pick another model name`,
 				"stack.yaml:9:5: models[3].name: is required",
-				`stack.yaml:10:5: models[4].name: must be lower-case letters, digits or '-', starting with a letter or digit (got "Big")`,
+				`stack.yaml:10:5: models[4].name: must be lower-case letters, digits or '-', starting and ending with a letter or digit (got "Big")`,
 				"stack.yaml:10:5: models[4]: kind custom needs image: (e.g. the image from 'mlflow models build-docker') or build: (a folder with a Dockerfile)",
 				"stack.yaml:15:5: models[5].host_port: cannot publish one host port for 2 replicas; remove host_port (the exporter is the entry point)",
 				`stack.yaml:16:5: models[5].predict_path: must start with / (got "predict")`,
