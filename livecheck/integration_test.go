@@ -99,7 +99,7 @@ func startEnv(t testing.TB, stackYAML string) *env {
 	m := s.Models[0]
 	repl := map[string]string{
 		m.ExporterService() + ":" + fmt.Sprint(stack.ExporterContainerPort): expAddr,
-		m.ServiceName() + ":" + fmt.Sprint(m.Port):                         msAddr,
+		m.ServiceName() + ":" + fmt.Sprint(m.Port):                          msAddr,
 		"localhost:" + fmt.Sprint(stack.PrometheusContainerPort):            promAddr,
 	}
 	for i := range cfg.ScrapeConfigs {

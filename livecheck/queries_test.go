@@ -37,8 +37,8 @@ func TestIntervals(t *testing.T) {
 		want     time.Duration
 		wantRate string
 	}{
-		{time.Hour, 800, 5 * time.Second, "", 5 * time.Second, "20s"},   // 4.5s rounds to 5s
-		{time.Hour, 800, time.Second, "", 5 * time.Second, "6s"},        // rate: max(5s+1s, 4s)
+		{time.Hour, 800, 5 * time.Second, "", 5 * time.Second, "20s"},      // 4.5s rounds to 5s
+		{time.Hour, 800, time.Second, "", 5 * time.Second, "6s"},           // rate: max(5s+1s, 4s)
 		{6 * time.Hour, 800, 5 * time.Second, "", 30 * time.Second, "35s"}, // 27s rounds to 30s
 		{time.Hour, 800, 5 * time.Second, ">1m", time.Minute, "65s"},
 		{5 * time.Minute, 800, 15 * time.Second, "", 15 * time.Second, "60s"},
