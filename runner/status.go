@@ -278,6 +278,9 @@ func (st *Status) WriteText(w io.Writer) {
 			}
 		}
 		state := s.State
+		if (state == "exited" || state == "dead") && len(s.Containers) == 1 {
+			state = fmt.Sprintf("%s (%d)", state, s.Containers[0].ExitCode)
+		}
 		if len(s.Containers) > 1 {
 			state = fmt.Sprintf("%s (%d)", state, len(s.Containers))
 		}
