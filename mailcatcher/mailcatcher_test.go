@@ -22,12 +22,23 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/stackgen/stackgen/alerting"
+	"github.com/stackgen/stackgen/internal/testtool"
 	"github.com/stackgen/stackgen/stack"
 )
 
 func startServer(t *testing.T, max int) *Server {
 	t.Helper()
-	s, err := New(Config{SMTPListen: "127.0.0.1:0", HTTPListen: "127.0.0.1:0", MaxMessages: max, Logf: t.Logf})
+	return startConfig(t, Config{MaxMessages: max})
+}
+
+// startConfig starts a server with cfg on loopback ports chosen by the kernel.
+func startConfig(t *testing.T, cfg Config) *Server {
+	t.Helper()
+	cfg.SMTPListen, cfg.HTTPListen = "127.0.0.1:0", "127.0.0.1:0"
+	if cfg.Logf == nil {
+		cfg.Logf = t.Logf
+	}
+	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,12 +301,7 @@ func TestGracefulShutdown(t *testing.T) {
 // configuration stackgen renders (smarthost pointed at the catcher), posts an
 // alert to its API and waits for the email.
 func TestAlertmanagerDeliversToCatcher(t *testing.T) {
-	bin, err := exec.LookPath("prometheus-alertmanager")
-	if err != nil {
-		if bin, err = exec.LookPath("alertmanager"); err != nil {
-			t.Skip("alertmanager not installed (Debian package prometheus-alertmanager)")
-		}
-	}
+	bin := testtool.Path(t, "apt-get install prometheus-alertmanager", "prometheus-alertmanager", "alertmanager")
 	if testing.Short() {
 		t.Skip("starts Alertmanager")
 	}
@@ -364,7 +370,7 @@ func TestAlertmanagerDeliversToCatcher(t *testing.T) {
 	waitFor(t, 30*time.Second, "alert email", func() bool {
 		for _, m := range catcher.Store().List() {
 			if strings.Contains(m.Subject, "high_error_ratio") {
-				got = m
+				got, _ = catcher.Store().Full(m.ID) // the list has previews; the summary may be past them
 				return true
 			}
 		}

@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Message is one received mail as the JSON API returns it.
@@ -35,7 +36,16 @@ type Message struct {
 	ReceivedAt time.Time `json:"received_at"`
 	// Size is the raw message size in bytes.
 	Size int `json:"size"`
+	// Truncated is true when Text or HTML were cut at PreviewBytes, as they
+	// are in lists; GET /api/messages/{id} returns the whole message.
+	Truncated bool `json:"truncated,omitempty"`
+	// Raw is the message source as received; only a single message
+	// (GET /api/messages/{id}) carries it.
+	Raw string `json:"raw,omitempty"`
 }
+
+// PreviewBytes is where the bodies (Text and HTML) of listed messages are cut.
+const PreviewBytes = 4 << 10
 
 // maxDepth bounds nested multiparts.
 const maxDepth = 10
@@ -52,10 +62,20 @@ func charsetReader(charset string, input io.Reader) (io.Reader, error) { return 
 // text/html parts. A message it cannot parse as MIME is kept with its raw
 // body as text.
 func ParseMessage(raw []byte, from string, to []string) (Message, error) {
+	return parseMessage(raw, from, to, 0)
+}
+
+// parseMessage is ParseMessage with Text and HTML cut at limit bytes each
+// (0: whole). Bodies are decoded as a stream, so a cut body never exists
+// whole in memory.
+func parseMessage(raw []byte, from string, to []string, limit int) (Message, error) {
 	m := Message{From: from, To: append([]string(nil), to...), Size: len(raw)}
 	msg, err := mail.ReadMessage(bytes.NewReader(raw))
 	if err != nil {
 		m.Text = string(raw)
+		if limit > 0 && len(m.Text) > limit {
+			m.Text, m.Truncated = cutUTF8(m.Text, limit), true
+		}
 		return m, fmt.Errorf("parse message headers: %w", err)
 	}
 	h := msg.Header
@@ -73,19 +93,71 @@ func ParseMessage(raw []byte, from string, to []string) (Message, error) {
 			}
 		}
 	}
-	var text, htm strings.Builder
-	if err := walkPart(h.Get("Content-Type"), h.Get("Content-Transfer-Encoding"), msg.Body, &text, &htm, 0); err != nil {
-		return m, err
-	}
+	text, htm := &capBuilder{max: limit}, &capBuilder{max: limit}
+	err = walkPart(h.Get("Content-Type"), h.Get("Content-Transfer-Encoding"), msg.Body, text, htm, 0)
 	m.Text, m.HTML = text.String(), htm.String()
+	m.Truncated = text.cut || htm.cut
 	if m.Text == "" && m.HTML != "" {
 		m.Text = htmlToText(m.HTML)
 	}
-	return m, nil
+	return m, err
+}
+
+// capBuilder collects a body up to max bytes (0: no limit) and drops the
+// rest, remembering that it did.
+type capBuilder struct {
+	b   strings.Builder
+	max int
+	cut bool
+}
+
+func (c *capBuilder) Write(p []byte) (int, error) {
+	n := len(p)
+	if c.max > 0 {
+		room := c.max - c.b.Len()
+		if room < len(p) {
+			c.cut = c.cut || len(p) > 0
+			if room < 0 {
+				room = 0
+			}
+			p = p[:room]
+		}
+	}
+	c.b.Write(p)
+	return n, nil
+}
+
+func (c *capBuilder) WriteString(s string) { c.Write([]byte(s)) }
+
+func (c *capBuilder) Len() int { return c.b.Len() }
+
+// String is the collected body; a cut one ends on a whole UTF-8 character.
+func (c *capBuilder) String() string {
+	if c.cut {
+		return cutUTF8(c.b.String(), c.b.Len())
+	}
+	return c.b.String()
+}
+
+// cutUTF8 cuts s to at most n bytes without splitting a UTF-8 character.
+func cutUTF8(s string, n int) string {
+	if len(s) <= n {
+		n = len(s)
+	} else {
+		s = s[:n]
+	}
+	for i := 0; i < utf8.UTFMax && len(s) > 0; i++ {
+		r, size := utf8.DecodeLastRuneInString(s)
+		if r != utf8.RuneError || size != 1 {
+			break
+		}
+		s = s[:len(s)-1]
+	}
+	return s
 }
 
 // walkPart appends the text parts of one MIME entity to text and htm.
-func walkPart(contentType, encoding string, body io.Reader, text, htm *strings.Builder, depth int) error {
+func walkPart(contentType, encoding string, body io.Reader, text, htm *capBuilder, depth int) error {
 	if depth > maxDepth {
 		return fmt.Errorf("multipart nested deeper than %d levels", maxDepth)
 	}
@@ -117,10 +189,6 @@ func walkPart(contentType, encoding string, body io.Reader, text, htm *strings.B
 	if mediaType != "text/plain" && mediaType != "text/html" {
 		return nil // attachments and inline images are not stored
 	}
-	b, err := io.ReadAll(decodeBody(encoding, body))
-	if err != nil {
-		return fmt.Errorf("decode %s body (%s): %w", mediaType, encoding, err)
-	}
 	out := text
 	if mediaType == "text/html" {
 		out = htm
@@ -128,7 +196,9 @@ func walkPart(contentType, encoding string, body io.Reader, text, htm *strings.B
 	if out.Len() > 0 {
 		out.WriteString("\n")
 	}
-	out.Write(b)
+	if _, err := io.Copy(out, decodeBody(encoding, body)); err != nil {
+		return fmt.Errorf("decode %s body (%s): %w", mediaType, encoding, err)
+	}
 	return nil
 }
 

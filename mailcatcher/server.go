@@ -1,25 +1,19 @@
 // Package mailcatcher is stackgen's local mail catcher: an SMTP server that
 // accepts every message (with or without AUTH PLAIN/LOGIN, any credentials),
-// keeps the last few hundred in memory and shows them on a small web page and
-// a JSON API. A stack with smtp.mode local sends its alert emails here, so a
-// demo shows them without a real mailbox.
+// keeps the newest ones in memory within fixed limits and shows them on a
+// small web page and a JSON API. A stack with smtp.mode local sends its alert
+// emails here, so a demo shows them without a real mailbox.
 //
-// HTTP endpoints:
-//
-//	GET    /                    HTML list of messages, newest first
-//	GET    /api/messages        JSON array of messages, newest first
-//	GET    /api/messages/{id}   one message (404 when unknown)
-//	DELETE /api/messages        remove every message (204)
-//	GET    /healthz             "ok"
+// Memory is bounded: a message above MaxMessageBytes is refused with SMTP 552,
+// the store drops its oldest messages beyond MaxMessages or MaxTotalBytes,
+// lists carry bodies cut at PreviewBytes, and only a single message's own URL
+// returns it whole. See Handler for the HTTP endpoints.
 package mailcatcher
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"html/template"
 	"io"
 	"net"
 	"net/http"
@@ -28,6 +22,7 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+	"golang.org/x/net/netutil"
 )
 
 // Defaults of Config.
@@ -36,6 +31,18 @@ const (
 	DefaultHTTPListen      = ":8025"
 	DefaultMaxMessages     = 500
 	DefaultMaxMessageBytes = 10 << 20
+	DefaultMaxTotalBytes   = 100 << 20
+	// DefaultMaxSMTPConns bounds concurrent SMTP sessions; each may hold
+	// one message of up to MaxMessageBytes while it is received.
+	DefaultMaxSMTPConns = 8
+	// DefaultMaxHTTPConns bounds concurrent HTTP connections.
+	DefaultMaxHTTPConns = 64
+	// maxFullViews bounds requests rendering a whole message at once (each
+	// parses the message again and holds a few copies of it).
+	maxFullViews = 4
+	// smtpTimeout is the SMTP read and write deadline per command and per
+	// chunk of DATA.
+	smtpTimeout = time.Minute
 )
 
 // Config configures a Server.
@@ -46,8 +53,17 @@ type Config struct {
 	HTTPListen string
 	// MaxMessages is how many messages are kept (default 500); the oldest go first.
 	MaxMessages int
-	// MaxMessageBytes is the largest message accepted (default 10 MiB).
+	// MaxMessageBytes is the largest message accepted (default 10 MiB);
+	// larger ones are refused with SMTP 552. At most MaxTotalBytes.
 	MaxMessageBytes int64
+	// MaxTotalBytes bounds the bytes the store holds (default 100 MiB); the
+	// oldest messages go first. See Limits.MaxBytes.
+	MaxTotalBytes int64
+	// MaxSMTPConns bounds concurrent SMTP sessions (default 8); more wait
+	// to be accepted.
+	MaxSMTPConns int
+	// MaxHTTPConns bounds concurrent HTTP connections (default 64).
+	MaxHTTPConns int
 	// Domain is the name the SMTP server greets with (default "mailcatcher").
 	Domain string
 	// Logf logs one line per event; nil discards.
@@ -56,10 +72,11 @@ type Config struct {
 
 // Server is a running mail catcher.
 type Server struct {
-	cfg   Config
-	store *Store
-	smtp  *smtp.Server
-	http  *http.Server
+	cfg       Config
+	store     *Store
+	smtp      *smtp.Server
+	http      *http.Server
+	fullViews chan struct{} // semaphore of whole-message views
 
 	smtpLn, httpLn net.Listener
 	errc           chan error
@@ -81,8 +98,23 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxMessages < 0 {
 		return nil, fmt.Errorf("mailcatcher: max messages must be positive (got %d)", cfg.MaxMessages)
 	}
-	if cfg.MaxMessageBytes <= 0 {
+	if cfg.MaxMessageBytes == 0 {
 		cfg.MaxMessageBytes = DefaultMaxMessageBytes
+	}
+	if cfg.MaxTotalBytes == 0 {
+		cfg.MaxTotalBytes = DefaultMaxTotalBytes
+	}
+	if cfg.MaxMessageBytes < 0 || cfg.MaxTotalBytes < 0 {
+		return nil, fmt.Errorf("mailcatcher: max message bytes and max total bytes must be positive (got %d and %d)", cfg.MaxMessageBytes, cfg.MaxTotalBytes)
+	}
+	if cfg.MaxMessageBytes > cfg.MaxTotalBytes {
+		return nil, fmt.Errorf("mailcatcher: max message bytes (%d) must not exceed max total bytes (%d): raise the total or lower the message limit", cfg.MaxMessageBytes, cfg.MaxTotalBytes)
+	}
+	if cfg.MaxSMTPConns <= 0 {
+		cfg.MaxSMTPConns = DefaultMaxSMTPConns
+	}
+	if cfg.MaxHTTPConns <= 0 {
+		cfg.MaxHTTPConns = DefaultMaxHTTPConns
 	}
 	if cfg.Domain == "" {
 		cfg.Domain = "mailcatcher"
@@ -90,7 +122,13 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logf == nil {
 		cfg.Logf = func(string, ...any) {}
 	}
-	s := &Server{cfg: cfg, store: NewStore(cfg.MaxMessages), errc: make(chan error, 2), ready: make(chan struct{})}
+	s := &Server{
+		cfg:       cfg,
+		store:     NewStoreLimits(Limits{MaxMessages: cfg.MaxMessages, MaxBytes: cfg.MaxTotalBytes}),
+		fullViews: make(chan struct{}, maxFullViews),
+		errc:      make(chan error, 2),
+		ready:     make(chan struct{}),
+	}
 	be := smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
 		return &session{srv: s, remote: c.Conn().RemoteAddr().String()}, nil
 	})
@@ -99,10 +137,17 @@ func New(cfg Config) (*Server, error) {
 	s.smtp.AllowInsecureAuth = true
 	s.smtp.MaxMessageBytes = cfg.MaxMessageBytes
 	s.smtp.MaxRecipients = 100
-	s.smtp.ReadTimeout = time.Minute
-	s.smtp.WriteTimeout = time.Minute
+	s.smtp.ReadTimeout = smtpTimeout
+	s.smtp.WriteTimeout = smtpTimeout
 	s.smtp.ErrorLog = logger{cfg.Logf}
-	s.http = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	s.http = &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second, // requests have no bodies worth waiting for
+		WriteTimeout:      2 * time.Minute,  // a whole 10 MiB message to a slow browser
+		IdleTimeout:       time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
 	return s, nil
 }
 
@@ -120,17 +165,19 @@ func (s *Server) Start() error {
 		s.smtpLn.Close()
 		return fmt.Errorf("mailcatcher: http listen %s: %w", s.cfg.HTTPListen, err)
 	}
+	smtpLn, httpLn := netutil.LimitListener(s.smtpLn, s.cfg.MaxSMTPConns), netutil.LimitListener(s.httpLn, s.cfg.MaxHTTPConns)
 	go func() {
-		if err := s.smtp.Serve(s.smtpLn); err != nil && !errors.Is(err, smtp.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+		if err := s.smtp.Serve(smtpLn); err != nil && !errors.Is(err, smtp.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
 			s.errc <- fmt.Errorf("mailcatcher: smtp: %w", err)
 		}
 	}()
 	go func() {
-		if err := s.http.Serve(s.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := s.http.Serve(httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.errc <- fmt.Errorf("mailcatcher: http: %w", err)
 		}
 	}()
-	s.cfg.Logf("mailcatcher: smtp on %s, web and API on %s", s.smtpLn.Addr(), s.httpLn.Addr())
+	s.cfg.Logf("mailcatcher: smtp on %s, web and API on %s; keeping up to %d messages, %d bytes; largest message %d bytes",
+		s.smtpLn.Addr(), s.httpLn.Addr(), s.cfg.MaxMessages, s.cfg.MaxTotalBytes, s.cfg.MaxMessageBytes)
 	close(s.ready)
 	return nil
 }
@@ -234,12 +281,18 @@ func (se *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 
 func (se *session) Data(r io.Reader) error {
 	raw, err := io.ReadAll(r)
+	if errors.Is(err, smtp.ErrDataTooLarge) {
+		se.srv.cfg.Logf("mailcatcher: message from %s refused: larger than %d bytes", se.remote, se.srv.cfg.MaxMessageBytes)
+		return smtp.ErrDataTooLarge // unwrapped: go-smtp answers 552 only for its own *SMTPError
+	}
 	if err != nil {
 		return fmt.Errorf("read message: %w", err)
 	}
-	m, perr := ParseMessage(raw, se.from, se.to)
-	m.ReceivedAt = time.Now().UTC()
-	m = se.srv.store.Add(m)
+	dropped := se.srv.store.Dropped()
+	m, perr := se.srv.store.AddRaw(raw, se.from, se.to, time.Now().UTC())
+	if n := se.srv.store.Dropped() - dropped; n > 0 {
+		se.srv.cfg.Logf("mailcatcher: dropped %d oldest message(s) to stay within the limits", n)
+	}
 	if perr != nil {
 		se.srv.cfg.Logf("mailcatcher: message %s from %s stored unparsed: %v", m.ID, se.remote, perr)
 	}
@@ -286,70 +339,3 @@ type logger struct{ logf func(string, ...any) }
 
 func (l logger) Printf(format string, v ...any) { l.logf("mailcatcher: smtp: "+format, v...) }
 func (l logger) Println(v ...any)               { l.logf("mailcatcher: smtp: %s", fmt.Sprint(v...)) }
-
-// Handler is the web page and JSON API.
-func (s *Server) Handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", s.page)
-	mux.HandleFunc("GET /api/messages", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, s.store.List())
-	})
-	mux.HandleFunc("GET /api/messages/{id}", func(w http.ResponseWriter, r *http.Request) {
-		m, ok := s.store.Get(r.PathValue("id"))
-		if !ok {
-			writeJSON(w, http.StatusNotFound, map[string]string{"error": "no message " + r.PathValue("id")})
-			return
-		}
-		writeJSON(w, http.StatusOK, m)
-	})
-	mux.HandleFunc("DELETE /api/messages", func(w http.ResponseWriter, r *http.Request) {
-		s.store.Clear()
-		w.WriteHeader(http.StatusNoContent)
-	})
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		io.WriteString(w, "ok\n")
-	})
-	return mux
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	w.Write(append(b, '\n'))
-}
-
-var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="10">
-<title>stackgen mail catcher ({{len .}})</title>
-<style>
-body{font-family:system-ui,sans-serif;margin:2rem;color:#222}
-table{border-collapse:collapse;width:100%}
-th,td{text-align:left;padding:.4rem .6rem;border-bottom:1px solid #ddd;vertical-align:top}
-details pre{white-space:pre-wrap;background:#f6f6f6;padding:.6rem;margin:.4rem 0}
-.muted{color:#777}
-</style></head><body>
-<h1>stackgen mail catcher</h1>
-<p class="muted">{{len .}} message(s), newest first. JSON: <a href="/api/messages">/api/messages</a>. Refreshes every 10s.</p>
-<table><thead><tr><th>Received</th><th>From</th><th>To</th><th>Subject</th></tr></thead><tbody>
-{{range .}}<tr><td>{{.ReceivedAt.Format "2006-01-02 15:04:05Z07:00"}}</td><td>{{.From}}</td><td>{{range $i, $t := .To}}{{if $i}}, {{end}}{{$t}}{{end}}</td>
-<td><details><summary>{{if .Subject}}{{.Subject}}{{else}}<span class="muted">(no subject)</span>{{end}}</summary><pre>{{.Text}}</pre>
-<a href="/api/messages/{{.ID}}">JSON</a></details></td></tr>
-{{else}}<tr><td colspan="4" class="muted">No messages yet.</td></tr>{{end}}
-</tbody></table></body></html>
-`))
-
-func (s *Server) page(w http.ResponseWriter, r *http.Request) {
-	var b bytes.Buffer
-	if err := pageTmpl.Execute(&b, s.store.List()); err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Write(b.Bytes())
-}
