@@ -49,7 +49,9 @@ func (e *MLflowError) Unwrap() []error {
 const (
 	mlflowRequiredFormat = "The input must be a JSON dictionary with exactly one of the input fields " +
 		"{'dataframe_split', 'dataframe_records', 'instances', 'inputs'}"
-	mlflowProtocolChangeInfo = "IMPORTANT: The MLflow Model scoring protocol has changed in MLflow version 2.0. If you are" +
+	// MLflowProtocolChangeInfo is the note MLflow appends to envelope and
+	// content-type errors.
+	MLflowProtocolChangeInfo = "IMPORTANT: The MLflow Model scoring protocol has changed in MLflow version 2.0. If you are" +
 		" seeing this error, you are likely using an outdated scoring request format. To resolve the" +
 		" error, either update your request format or adjust your MLflow Model's requirements file to" +
 		" specify an older version of MLflow (for example, change the 'mlflow' requirement specifier" +
@@ -113,7 +115,7 @@ func ParseMLflowJSON(m *Model, body []byte) ([][]float64, error) {
 	}
 	if len(found) != 1 {
 		return nil, mlBadRequest("%s. Received dictionary with input fields: %s. %s",
-			mlflowRequiredFormat, pyStrList(formatKeysInOrder(body)), mlflowProtocolChangeInfo)
+			mlflowRequiredFormat, pyStrList(formatKeysInOrder(body)), MLflowProtocolChangeInfo)
 	}
 	v := top[found[0]]
 	switch found[0] {

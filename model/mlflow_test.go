@@ -151,7 +151,7 @@ func TestParseMLflowJSON(t *testing.T) {
 		{name: "llm input", body: `{"input":"hi"}`, code: invalid, msg: "Model is missing inputs ['a', 'b']. Note that there were extra inputs: ['input']"},
 		// the envelope
 		{name: "no format key", body: `{"data":[[1,2]]}`, code: bad,
-			full: mlflowRequiredFormat + ". Received dictionary with input fields: []. " + mlflowProtocolChangeInfo},
+			full: mlflowRequiredFormat + ". Received dictionary with input fields: []. " + MLflowProtocolChangeInfo},
 		{name: "two format keys", body: `{"params":{},"inputs":[[1,2]],"instances":[[1,2]]}`, code: bad, msg: "Received dictionary with input fields: ['inputs', 'instances']. IMPORTANT"},
 		{name: "array body", body: `[[1,2]]`, code: bad, full: "Invalid input. " + mlflowRequiredFormat + ". Received a list."},
 		{name: "null body", body: `null`, code: bad, full: "Invalid input. " + mlflowRequiredFormat + ". Received unexpected input type '<class 'NoneType'>."},

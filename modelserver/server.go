@@ -3,11 +3,17 @@
 // REST API, with TF Serving-style Prometheus metrics, so that a generated
 // stack runs end to end without Python.
 //
+// The MLflow side answers as an MLflow 3.11 scoring server (FastAPI) does:
+// the same status codes, error_code values, messages and content types,
+// FastAPI's {"detail":...} bodies for unknown paths (404) and methods (405),
+// and a trailing-slash redirect (307). model/README.md lists the
+// differences that remain.
+//
 // Endpoints:
 //
 //	POST /invocations                         MLflow scoring (application/json or text/csv)
-//	GET  /ping, /health                       MLflow liveness (200, empty JSON body "\n")
-//	GET  /version                             server version (text)
+//	GET  /ping, /health                       MLflow liveness (200, body "\n" labelled application/json; HEAD too)
+//	GET  /version                             server version (text labelled application/json, as MLflow does)
 //	GET  /v1/models                           the served model and its version status (stackgen extension)
 //	GET  /v1/models/NAME[/versions/N]         TF Serving model status (model_version_status)
 //	GET  /v1/models/NAME[/versions/N]/metadata TF Serving signature metadata (simplified)
@@ -22,7 +28,8 @@
 //	:tensorflow:serving:request_latency_bucket|sum|count{model_name,API,entrypoint} histogram, µs
 //
 // status is "OK" or a TF error code name ("INVALID_ARGUMENT", "NOT_FOUND",
-// "INTERNAL", "RESOURCE_EXHAUSTED", "CANCELLED"). Predict requests of both
+// "INTERNAL", "RESOURCE_EXHAUSTED", "CANCELLED", "DEADLINE_EXCEEDED",
+// "UNAVAILABLE"). Predict requests of both
 // protocols count, with API="predict" and entrypoint="REST", so a seed-002
 // dashboard moves whichever protocol the traffic uses. Requests for a model
 // name that is not served are counted under model_name="_unknown_" so that
@@ -43,6 +50,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -89,6 +97,11 @@ const (
 	StatusResourceExhausted = "RESOURCE_EXHAUSTED"
 	// StatusCancelled labels requests whose client went away during the artificial latency.
 	StatusCancelled = "CANCELLED"
+	// StatusDeadlineExceeded labels requests over Config.RequestTimeout (HTTP 504)
+	// and bodies not read within Config.BodyReadTimeout (HTTP 408).
+	StatusDeadlineExceeded = "DEADLINE_EXCEEDED"
+	// StatusUnavailable labels requests refused over Config.MaxConcurrent (HTTP 503).
+	StatusUnavailable = "UNAVAILABLE"
 )
 
 // Defaults of Config.
@@ -99,6 +112,15 @@ const (
 	DefaultShutdownTimeout = 10 * time.Second
 	// DefaultVersion is the default answer of GET /version.
 	DefaultVersion = "stackgen"
+	// DefaultBodyReadTimeout is the default deadline for reading a request body.
+	DefaultBodyReadTimeout = 30 * time.Second
+	// DefaultRequestTimeout is the default limit on handling a predict
+	// request, MLflow's MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT default (60 s).
+	DefaultRequestTimeout = 60 * time.Second
+	// DefaultMaxConcurrent is the default limit on predict requests in flight.
+	DefaultMaxConcurrent = 256
+	// headerTimeout bounds reading the request line and headers.
+	headerTimeout = 10 * time.Second
 )
 
 // LatencyBuckets are TF Serving's request latency buckets in microseconds:
@@ -130,6 +152,17 @@ type Config struct {
 	ErrorRate float64
 	// MaxBodyBytes caps request bodies (413 above it); 0 means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// BodyReadTimeout is the deadline for reading a predict request's body
+	// (408 after it); 0 means DefaultBodyReadTimeout.
+	BodyReadTimeout time.Duration
+	// RequestTimeout limits the handling of a predict request, artificial
+	// latency included (504 after it, as MLflow's timeout middleware
+	// answers); 0 means DefaultRequestTimeout.
+	RequestTimeout time.Duration
+	// MaxConcurrent limits the predict requests in flight; more are
+	// refused at once with 503. With MaxBodyBytes it bounds the memory held
+	// by request bodies. 0 means DefaultMaxConcurrent.
+	MaxConcurrent int
 	// ShutdownTimeout bounds the drain of in-flight requests on shutdown in
 	// Serve and ListenAndServe; 0 means DefaultShutdownTimeout.
 	ShutdownTimeout time.Duration
@@ -155,6 +188,7 @@ type Server struct {
 
 	classJSON [][]byte // JSON encoding of each class label
 	bufs      sync.Pool
+	slots     chan struct{} // one per predict request in flight
 }
 
 // New returns a Server for cfg. It never fails: a nil model means the
@@ -175,6 +209,15 @@ func New(cfg Config) *Server {
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = DefaultShutdownTimeout
 	}
+	if cfg.BodyReadTimeout <= 0 {
+		cfg.BodyReadTimeout = DefaultBodyReadTimeout
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = DefaultRequestTimeout
+	}
+	if cfg.MaxConcurrent <= 0 {
+		cfg.MaxConcurrent = DefaultMaxConcurrent
+	}
 	cfg.Latency = max(cfg.Latency, 0)
 	cfg.Jitter = max(cfg.Jitter, 0)
 	cfg.ErrorRate = min(max(cfg.ErrorRate, 0), 1)
@@ -187,11 +230,12 @@ func New(cfg Config) *Server {
 		name:    cfg.Name,
 		version: strconv.FormatInt(cfg.Model.Version, 10),
 		log:     cfg.Logger,
+		slots:   make(chan struct{}, cfg.MaxConcurrent),
 	}
 	for _, c := range s.model.Classes {
-		b, err := c.MarshalJSON()
-		if err != nil {
-			b = []byte(strconv.Quote(string(c)))
+		b := []byte(c) // a number, as MLflow prints an integer label
+		if !c.IsNumber() {
+			b = appendPyJSONString(nil, string(c))
 		}
 		s.classJSON = append(s.classJSON, b)
 	}
@@ -227,24 +271,23 @@ func (s *Server) Name() string { return s.name }
 // Model returns the served model.
 func (s *Server) Model() *model.Model { return s.model }
 
+// mlflowRoutes are the paths of MLflow's scoring server.
+var mlflowRoutes = map[string]bool{"/invocations": true, "/ping": true, "/health": true, "/version": true}
+
 // ServeHTTP routes a request to the MLflow, TF Serving or metrics endpoints.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch p := r.URL.Path; {
 	case p == "/invocations":
 		s.invocations(w, r)
 	case p == "/ping" || p == "/health":
-		if !getOrHead(w, r) {
-			return
+		// MLflow answers "\n" labelled application/json (HEAD: no body, same headers).
+		if getOrHead(w, r) {
+			writeBody(w, http.StatusOK, contentTypeJSON, []byte("\n"))
 		}
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusOK)
-		_, _ = w.Write([]byte("\n"))
 	case p == "/version":
-		if !getOrHead(w, r) {
-			return
+		if getOrHead(w, r) {
+			writeBody(w, http.StatusOK, contentTypeJSON, []byte(s.cfg.Version))
 		}
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		_, _ = w.Write([]byte(s.cfg.Version))
 	case p == MetricsPath:
 		s.tfMetrics.ServeHTTP(w, r)
 	case p == RuntimeMetricsPath:
@@ -252,18 +295,48 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case p == "/v1/models" || strings.HasPrefix(p, "/v1/models/"):
 		s.tfServing(w, r, p[len("/v1/models"):])
 	default:
-		http.NotFound(w, r)
+		// Starlette redirects /ping/ to /ping (and /ping to /ping/ if only
+		// that existed), whatever the method.
+		alt := strings.TrimSuffix(p, "/")
+		if alt == p {
+			alt = p + "/"
+		}
+		if p != "/" && mlflowRoutes[alt] {
+			u := "http://" + r.Host + alt
+			if r.URL.RawQuery != "" {
+				u += "?" + r.URL.RawQuery
+			}
+			w.Header().Set("Location", u)
+			w.Header().Set("Content-Length", "0")
+			w.WriteHeader(http.StatusTemporaryRedirect)
+			return
+		}
+		writeDetail(w, http.StatusNotFound)
 	}
 }
 
+// getOrHead answers other methods as MLflow does for its GET routes, which
+// Starlette opens to HEAD too.
 func getOrHead(w http.ResponseWriter, r *http.Request) bool {
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
 		return true
 	}
 	w.Header().Set("Allow", "GET, HEAD")
-	http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+	writeDetail(w, http.StatusMethodNotAllowed)
 	return false
 }
+
+// acquire takes a predict slot; false when MaxConcurrent requests are in flight.
+func (s *Server) acquire() bool {
+	select {
+	case s.slots <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+func (s *Server) release() { <-s.slots }
 
 // record counts one predict request and observes its latency.
 func (s *Server) record(modelLabel, api, status string, start time.Time) {
@@ -281,14 +354,23 @@ func (s *Server) record(modelLabel, api, status string, start time.Time) {
 	s.latency.WithLabelValues(modelLabel, api, "REST").Observe(us)
 }
 
-// errBodyTooLarge is returned by readBody when the body exceeds MaxBodyBytes.
-var errBodyTooLarge = errors.New("request body too large")
+// Errors of readBody.
+var (
+	// errBodyTooLarge: the body exceeds MaxBodyBytes.
+	errBodyTooLarge = errors.New("request body too large")
+	// errBodyTimeout: the body was not read within BodyReadTimeout.
+	errBodyTimeout = errors.New("request body not received in time")
+)
 
-// readBody reads the request body into a pooled buffer; release it with putBuf.
-func (s *Server) readBody(r *http.Request) (*[]byte, error) {
+// readBody reads the request body into a pooled buffer, within
+// BodyReadTimeout; release it with putBuf.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) (*[]byte, error) {
 	if r.ContentLength > s.cfg.MaxBodyBytes {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d", errBodyTooLarge, r.ContentLength, s.cfg.MaxBodyBytes)
 	}
+	// A deadline on the connection: a slow or stalled body ends here. (Not
+	// supported by every ResponseWriter, e.g. httptest's recorder.)
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.cfg.BodyReadTimeout))
 	bp, _ := s.bufs.Get().(*[]byte)
 	if bp == nil {
 		b := make([]byte, 0, 4096)
@@ -312,6 +394,9 @@ func (s *Server) readBody(r *http.Request) (*[]byte, error) {
 		if err != nil {
 			*bp = b
 			s.putBuf(bp)
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				return nil, fmt.Errorf("%w: %d bytes read within %v", errBodyTimeout, len(b), s.cfg.BodyReadTimeout)
+			}
 			return nil, fmt.Errorf("read request body: %w", err)
 		}
 	}
@@ -357,9 +442,13 @@ func (s *Server) injectError() bool {
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	hs := &http.Server{
 		Handler:           s,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		ReadHeaderTimeout: headerTimeout,
+		// Backstops for handlers that set no deadline of their own (readBody does).
+		ReadTimeout:    headerTimeout + s.cfg.BodyReadTimeout,
+		WriteTimeout:   headerTimeout + s.cfg.BodyReadTimeout + s.cfg.RequestTimeout + 10*time.Second,
+		MaxHeaderBytes: 64 << 10,
+		IdleTimeout:    2 * time.Minute,
+		ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()

@@ -1,8 +1,8 @@
 package modelserver
 
 import (
+	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -163,15 +163,22 @@ func (s *Server) tfPredict(w http.ResponseWriter, r *http.Request, rt tfRoute) {
 		writeTFError(w, http.StatusNotFound, "Servable not found for request: Specific("+rt.name+", "+rt.version+")")
 		return
 	}
-	bp, err := s.readBody(r)
+	if !s.acquire() {
+		s.record(s.name, "predict", StatusUnavailable, start)
+		writeTFError(w, http.StatusServiceUnavailable, "Too many requests in flight (limit "+strconv.Itoa(s.cfg.MaxConcurrent)+")")
+		return
+	}
+	defer s.release()
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+	defer cancel()
+	bp, err := s.readBody(w, r)
 	if err != nil {
-		if errors.Is(err, errBodyTooLarge) {
-			s.record(s.name, "predict", StatusResourceExhausted, start)
-			writeTFError(w, http.StatusRequestEntityTooLarge, err.Error())
-			return
+		code, label := bodyError(err)
+		s.record(s.name, "predict", label, start)
+		if code == http.StatusRequestTimeout {
+			w.Header().Set("Connection", "close")
 		}
-		s.record(s.name, "predict", StatusInvalidArgument, start)
-		writeTFError(w, http.StatusBadRequest, err.Error())
+		writeTFError(w, code, err.Error())
 		return
 	}
 	defer s.putBuf(bp)
@@ -181,7 +188,12 @@ func (s *Server) tfPredict(w http.ResponseWriter, r *http.Request, rt tfRoute) {
 		writeTFError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	if err := s.delay(r.Context()); err != nil {
+	if err := s.delay(ctx); err != nil {
+		if r.Context().Err() == nil { // our deadline, not the client's
+			s.record(s.name, "predict", StatusDeadlineExceeded, start)
+			writeTFError(w, http.StatusGatewayTimeout, "Request processing time exceeded limit ("+s.cfg.RequestTimeout.String()+")")
+			return
+		}
 		s.record(s.name, "predict", StatusCancelled, start)
 		writeTFError(w, http.StatusServiceUnavailable, err.Error())
 		return
