@@ -81,6 +81,17 @@ const (
 	DefaultMaxClasses = 50
 	// DefaultReadyCacheTTL is how long a readiness probe result is reused.
 	DefaultReadyCacheTTL = time.Second
+	// DefaultBodyTimeout bounds how long a client may take to send its
+	// request body (408 after it).
+	DefaultBodyTimeout = 30 * time.Second
+	// DefaultMaxInFlight caps the forwarded requests served at once (503
+	// with Retry-After above it).
+	DefaultMaxInFlight = 1024
+	// DefaultIdleConnTimeout is how long an idle upstream connection stays
+	// pooled before it is closed.
+	DefaultIdleConnTimeout = 30 * time.Second
+	// DefaultMaxIdleConns bounds the pooled idle upstream connections.
+	DefaultMaxIdleConns = 128
 )
 
 // DefaultBuckets are the default http_request_duration_seconds and
@@ -113,6 +124,16 @@ type Config struct {
 	// MaxBody is the request body limit in bytes; larger requests get 413
 	// (default 10 MiB).
 	MaxBody int64
+	// BodyTimeout bounds reading one request body, from the end of its
+	// headers to its last byte; a slower client gets 408 (default 30s).
+	BodyTimeout time.Duration
+	// MaxInFlight caps the forwarded requests served at once; further ones
+	// get 503 with Retry-After before their body is read (default 1024).
+	// /metrics, /healthz and /readyz are not counted against it.
+	MaxInFlight int
+	// IdleConnTimeout closes upstream connections idle that long (default
+	// 30s), so that a load burst does not leave sockets open.
+	IdleConnTimeout time.Duration
 	// MaxClasses bounds distinct model_predictions_total class values
 	// (default 50).
 	MaxClasses int
@@ -192,6 +213,15 @@ func (c Config) resolve() (*resolved, error) {
 	}
 	if c.ReadyCacheTTL <= 0 {
 		c.ReadyCacheTTL = DefaultReadyCacheTTL
+	}
+	if c.BodyTimeout <= 0 {
+		c.BodyTimeout = DefaultBodyTimeout
+	}
+	if c.MaxInFlight <= 0 {
+		c.MaxInFlight = DefaultMaxInFlight
+	}
+	if c.IdleConnTimeout <= 0 {
+		c.IdleConnTimeout = DefaultIdleConnTimeout
 	}
 	if len(c.Buckets) == 0 {
 		c.Buckets = slices.Clone(DefaultBuckets)

@@ -318,9 +318,17 @@ func TestFaults(t *testing.T) {
 				t.Fatalf("status %d (%s), want %d", resp.StatusCode, b, tt.wantCode)
 			}
 			if tt.wantCode != 200 {
-				var e struct{ Error, Cause string }
-				if err := json.Unmarshal(b, &e); err != nil || e.Error == "" {
-					t.Errorf("error body %q is not a JSON error (%v)", b, err)
+				// MLflow's error shape, so MLflow clients parse it.
+				var e struct {
+					ErrorCode string `json:"error_code"`
+					Message   string `json:"message"`
+					Cause     string `json:"cause"`
+				}
+				if err := json.Unmarshal(b, &e); err != nil || e.ErrorCode == "" || e.Message == "" {
+					t.Errorf("error body %q is not an MLflow error (%v)", b, err)
+				}
+				if strings.Contains(string(b), "127.0.0.1") {
+					t.Errorf("error body %q shows an internal address", b)
 				}
 				if resp.Header.Get("Content-Type") != "application/json" {
 					t.Errorf("error Content-Type %q", resp.Header.Get("Content-Type"))

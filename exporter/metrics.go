@@ -46,11 +46,22 @@ const (
 	CauseRefused = "refused"
 	// CauseBadResponse: the connection broke or the answer was malformed (502).
 	CauseBadResponse = "bad_response"
+	// CauseClientGone: the client went away before the upstream exchange
+	// ended; the exchange is cancelled and the request counted as code 499.
+	CauseClientGone = "client_gone"
 )
 
 // ReasonBodyTooLarge is the reason label of http_request_rejected_total for
 // requests whose body exceeds --max-body (413).
 const ReasonBodyTooLarge = "body_too_large"
+
+// ReasonOverloaded is the reason label of http_request_rejected_total for
+// requests refused because --max-in-flight requests were being served (503).
+const ReasonOverloaded = "overloaded"
+
+// ReasonBodyTimeout is the reason label of http_request_rejected_total for
+// requests whose body did not arrive within --body-timeout (408).
+const ReasonBodyTimeout = "body_timeout"
 
 // RouteOther is the route label of every path that is not a known route.
 const RouteOther = "other"
@@ -221,6 +232,8 @@ type metrics struct {
 	inFlight prometheus.Gauge
 	rejected *prometheus.CounterVec
 	tooLarge prometheus.Counter
+	overload prometheus.Counter
+	slowBody prometheus.Counter
 	upDur    prometheus.Histogram
 	failures *prometheus.CounterVec
 	failure  map[string]prometheus.Counter
@@ -257,6 +270,8 @@ func newMetrics(buckets []float64, customPredict string, maxClasses int) *metric
 		Help: "Requests refused by the exporter before reaching the upstream, by reason.",
 	}, []string{"reason"})
 	m.tooLarge = m.rejected.WithLabelValues(ReasonBodyTooLarge)
+	m.overload = m.rejected.WithLabelValues(ReasonOverloaded)
+	m.slowBody = m.rejected.WithLabelValues(ReasonBodyTimeout)
 	m.upDur = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    MetricUpstreamDuration,
 		Help:    "Time the upstream model server took to answer a forwarded request (headers and body), in seconds.",
@@ -264,10 +279,10 @@ func newMetrics(buckets []float64, customPredict string, maxClasses int) *metric
 	})
 	m.failures = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: MetricUpstreamFailures,
-		Help: "Forwarded requests that got no valid answer from the upstream, by cause (timeout, refused, bad_response).",
+		Help: "Forwarded requests that got no valid answer from the upstream, by cause (timeout, refused, bad_response, client_gone).",
 	}, []string{"cause"})
 	m.failure = map[string]prometheus.Counter{}
-	for _, c := range []string{CauseTimeout, CauseRefused, CauseBadResponse} {
+	for _, c := range []string{CauseTimeout, CauseRefused, CauseBadResponse, CauseClientGone} {
 		m.failure[c] = m.failures.WithLabelValues(c)
 	}
 	m.preds = prometheus.NewCounterVec(prometheus.CounterOpts{
