@@ -24,8 +24,8 @@ type Exporter struct {
 	transport      *http.Transport
 	rt             http.RoundTripper // transport, or a stub in tests
 	metricsHandler http.Handler
-	customPredict  string // custom kind's predict path as a known route, else ""
-	respLimit      int64  // largest answer buffered and parsed for predictions
+	customPredict  string       // custom kind's predict path as a known route, else ""
+	respLimit      int64        // largest answer buffered and parsed for predictions
 	inFlight       atomic.Int64 // forwarded requests being served (MaxInFlight cap)
 	log            logLimiter
 

@@ -36,9 +36,16 @@ while the upstream answers its health path (mlflow: /ping, tfserving:
 /v1/models/NAME, custom: --health-path).
 
 Faults: upstream refused or broken answer -> 502, upstream timeout -> 504, body
-over --max-body -> 413, each counted (upstream_failures_total{cause},
-http_request_rejected_total{reason}). SIGTERM or SIGINT stops accepting, drains
-in-flight requests and exits 0.
+over --max-body -> 413, body not received within --body-timeout -> 408, more
+than --max-in-flight requests at once -> 503 with Retry-After (checked before
+the body is read; /metrics, /healthz and /readyz are never refused), each
+counted (upstream_failures_total{cause}, http_request_rejected_total{reason}).
+A client that leaves before the answer cancels the upstream request; it is
+counted as code="499" and upstream_failures_total{cause="client_gone"}. Errors
+the exporter writes itself use the upstream protocol's shape: MLflow
+{"error_code": "...", "message": "..."}, TF Serving and custom {"error": "..."}.
+Streamed answers (chunked, text/event-stream) are passed on as they arrive.
+SIGTERM or SIGINT stops accepting, drains in-flight requests and exits 0.
 
 Exit codes: 0 after a clean shutdown, 2 on invalid flags, 1 when the listener
 cannot be opened or the drain times out.`,
@@ -57,6 +64,12 @@ cannot be opened or the drain times out.`,
 			}
 			if cfg.MaxBody <= 0 {
 				return exitf(2, "--max-body must be positive")
+			}
+			if cfg.BodyTimeout <= 0 {
+				return exitf(2, "--body-timeout must be positive")
+			}
+			if cfg.MaxInFlight <= 0 {
+				return exitf(2, "--max-in-flight must be positive")
 			}
 			stderr := cmd.ErrOrStderr()
 			cfg.Logf = func(format string, a ...any) {
@@ -89,6 +102,9 @@ cannot be opened or the drain times out.`,
 	f.StringVar(&buckets, "buckets", joinFloats(exporter.DefaultBuckets), "latency histogram buckets, comma-separated seconds")
 	f.DurationVar(&cfg.Timeout, "timeout", exporter.DefaultTimeout, "upstream request timeout")
 	f.Int64Var(&cfg.MaxBody, "max-body", exporter.DefaultMaxBody, "largest accepted request body in bytes (larger: 413)")
+	f.DurationVar(&cfg.BodyTimeout, "body-timeout", exporter.DefaultBodyTimeout, "longest time to receive a request body (slower: 408)")
+	f.IntVar(&cfg.MaxInFlight, "max-in-flight", exporter.DefaultMaxInFlight, "most forwarded requests served at once (more: 503 with Retry-After)")
+	f.DurationVar(&cfg.IdleConnTimeout, "idle-conn-timeout", exporter.DefaultIdleConnTimeout, "close upstream connections idle this long")
 	f.IntVar(&cfg.MaxClasses, "max-classes", exporter.DefaultMaxClasses, "distinct class labels of model_predictions_total before folding into \"other\"")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", exporter.DefaultShutdownTimeout, "how long to drain in-flight requests on SIGTERM")
 	return cmd
