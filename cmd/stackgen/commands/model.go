@@ -7,8 +7,10 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -36,6 +38,17 @@ func newModelServeCmd() *cobra.Command {
 		listen, modelFile, name, version string
 		cfg                              modelserver.Config
 	)
+	requestTimeout := modelserver.DefaultRequestTimeout
+	var envErr error
+	if v, ok := os.LookupEnv("MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT"); ok {
+		// MLflow reads whole seconds.
+		secs, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || secs <= 0 {
+			envErr = fmt.Errorf("MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT=%q: want a positive number of seconds (or set --request-timeout)", v)
+		} else {
+			requestTimeout = time.Duration(secs) * time.Second
+		}
+	}
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve a model over the MLflow scoring protocol and the TF Serving REST API",
@@ -43,14 +56,24 @@ func newModelServeCmd() *cobra.Command {
   MLflow scoring:  POST /invocations, GET /ping, /health, /version
   TF Serving REST: GET /v1/models/NAME, POST /v1/models/NAME:predict
   TF Serving-style metrics at /monitoring/prometheus/metrics, process metrics at /metrics.
+The MLflow endpoints answer as an MLflow 3.11 scoring server does (status codes,
+error_code values, messages, content types); model/README.md lists what differs.
+The request timeout defaults to $MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT seconds
+when set, as in MLflow (60 s otherwise).
 SIGTERM or SIGINT drains in-flight requests before exiting.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if envErr != nil && !cmd.Flags().Changed("request-timeout") {
+				return exitf(2, "%w", envErr)
+			}
 			if cfg.ErrorRate < 0 || cfg.ErrorRate > 1 {
 				return exitf(2, "--error-rate %g: must be between 0 and 1", cfg.ErrorRate)
 			}
 			if cfg.Latency < 0 || cfg.Jitter < 0 {
 				return exitf(2, "--latency and --jitter must not be negative")
+			}
+			if cfg.BodyReadTimeout <= 0 || cfg.RequestTimeout <= 0 || cfg.MaxConcurrent <= 0 || cfg.MaxBodyBytes <= 0 {
+				return exitf(2, "--body-read-timeout, --request-timeout, --max-concurrent and --max-body-bytes must be positive")
 			}
 			m := model.Default()
 			if modelFile != "" {
@@ -85,6 +108,9 @@ SIGTERM or SIGINT drains in-flight requests before exiting.`,
 	f.DurationVar(&cfg.Jitter, "jitter", 0, "spread the artificial latency uniformly over latency ± jitter")
 	f.Float64Var(&cfg.ErrorRate, "error-rate", 0, "fraction (0..1) of valid predictions answered with an injected 500 error")
 	f.Int64Var(&cfg.MaxBodyBytes, "max-body-bytes", modelserver.DefaultMaxBodyBytes, "largest accepted request body (413 above it)")
+	f.DurationVar(&cfg.BodyReadTimeout, "body-read-timeout", modelserver.DefaultBodyReadTimeout, "deadline for receiving a request body (408 after it)")
+	f.DurationVar(&cfg.RequestTimeout, "request-timeout", requestTimeout, "limit on handling a prediction, artificial latency included (504 after it, as MLflow answers)")
+	f.IntVar(&cfg.MaxConcurrent, "max-concurrent", modelserver.DefaultMaxConcurrent, "predictions in flight at most; more are refused with 503")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", modelserver.DefaultShutdownTimeout, "how long to drain in-flight requests on SIGTERM")
 	return cmd
 }
