@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/prometheus/promql/parser"
 	"gopkg.in/yaml.v3"
 
+	"github.com/stackgen/stackgen/internal/testtool"
 	"github.com/stackgen/stackgen/stack"
 )
 
@@ -288,10 +289,7 @@ func TestPrometheusRulesParse(t *testing.T) {
 // promtoolRun runs promtool, skipping the test when it is not installed.
 func promtoolRun(t *testing.T, args ...string) string {
 	t.Helper()
-	bin, err := exec.LookPath("promtool")
-	if err != nil {
-		t.Skip("promtool not installed (Debian package prometheus)")
-	}
+	bin := testtool.Path(t, "apt-get install prometheus", "promtool")
 	out, err := exec.Command(bin, args...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)
@@ -300,7 +298,6 @@ func promtoolRun(t *testing.T, args ...string) string {
 }
 
 func TestAlertmanagerConfig(t *testing.T) {
-	amtool, _ := exec.LookPath("amtool")
 	dir := t.TempDir()
 	tests := []struct {
 		stack string
@@ -350,9 +347,7 @@ func TestAlertmanagerConfig(t *testing.T) {
 			if bytes.Contains(data, []byte("password:")) {
 				t.Errorf("a password value is rendered:\n%s", data)
 			}
-			if amtool == "" {
-				t.Skip("amtool not installed (Debian package prometheus-alertmanager)")
-			}
+			amtool := testtool.Path(t, "apt-get install prometheus-alertmanager", "amtool")
 			f := filepath.Join(dir, tt.stack+".yml")
 			if err := os.WriteFile(f, data, 0o644); err != nil {
 				t.Fatal(err)

@@ -3,8 +3,12 @@ package alerting
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/rulefmt"
+	"github.com/prometheus/prometheus/promql/parser"
 	"gopkg.in/yaml.v3"
 )
 
@@ -144,4 +148,21 @@ func strictUnmarshal(b []byte, v any) error {
 	dec := yaml.NewDecoder(strings.NewReader(string(b)))
 	dec.KnownFields(true)
 	return dec.Decode(v)
+}
+
+// CheckPrometheusRules parses the rendered Prometheus rule file (files as
+// Render returns them) with Prometheus' own rule parser, which also parses
+// every annotation and label as a Prometheus template, as the rule manager
+// does when it loads the file. It returns every problem found, joined, and nil
+// when no rule file was rendered (engine grafana).
+func CheckPrometheusRules(files map[string][]byte) error {
+	data, ok := files[PrometheusRulesPath]
+	if !ok {
+		return nil
+	}
+	_, errs := rulefmt.Parse(data, false, model.UTF8Validation, parser.NewParser(parser.Options{}), slog.New(slog.DiscardHandler))
+	for i, err := range errs {
+		errs[i] = fmt.Errorf("%s: %w", PrometheusRulesPath, err)
+	}
+	return errors.Join(errs...)
 }

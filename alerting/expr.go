@@ -6,14 +6,14 @@ import (
 	"strings"
 	"time"
 
-	"github.com/stackgen/stackgen/prometheus"
 	"github.com/stackgen/stackgen/stack"
 )
 
 // ModelServerJob is the Prometheus job that scrapes TF Serving metrics of the
 // model servers (kinds tfserving and demo); each target carries a model label.
-// The prometheus renderer defines it; alerts and dashboards rely on it.
-const ModelServerJob = prometheus.ModelServerJob
+//
+// Deprecated: use stack.ModelServerJob; names shared by renderers live in stack.
+const ModelServerJob = stack.ModelServerJob
 
 // MonitoringRoutes are the exporter's own endpoints (Prometheus scrapes,
 // liveness and readiness probes). Traffic, latency and error-ratio alerts on
@@ -116,14 +116,14 @@ func ValueQuery(s *stack.Stack, a stack.Alert, m stack.Model) (Query, error) {
 		scale   string // divisor bringing latency to seconds
 	)
 	if src == stack.SourceExporter {
-		target = selector(map[string]string{"job": s.Prometheus.JobName, "model": m.Name}, "")
+		target = selector(map[string]string{"job": s.Prometheus.JobName, stack.ModelLabel: m.Name}, "")
 		route := `route!~"` + strings.Join(MonitoringRoutes, "|") + `"`
-		traffic = selector(map[string]string{"job": s.Prometheus.JobName, "model": m.Name}, route)
+		traffic = selector(map[string]string{"job": s.Prometheus.JobName, stack.ModelLabel: m.Name}, route)
 		reqs = "http_requests_total"
 		bucket = "http_request_duration_seconds_bucket"
 		errSel = `code!~"2..|3.."`
 	} else {
-		target = selector(map[string]string{"job": ModelServerJob, "model": m.Name}, "")
+		target = selector(map[string]string{"job": stack.ModelServerJob, stack.ModelLabel: m.Name}, "")
 		traffic = target
 		reqs = ":tensorflow:serving:request_count"
 		bucket = ":tensorflow:serving:request_latency_bucket"
@@ -176,7 +176,7 @@ func ValueQuery(s *stack.Stack, a stack.Alert, m stack.Model) (Query, error) {
 // an optional extra raw matcher.
 func selector(labels map[string]string, extra string) string {
 	parts := make([]string, 0, 3)
-	for _, k := range []string{"job", "model"} {
+	for _, k := range []string{"job", stack.ModelLabel} {
 		if v, ok := labels[k]; ok {
 			parts = append(parts, k+"="+strconv.Quote(v))
 		}

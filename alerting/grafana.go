@@ -153,7 +153,9 @@ type GrafanaEvaluator struct {
 }
 
 // GrafanaFolder is the folder the stack's alert rules are provisioned into.
-func GrafanaFolder(s *stack.Stack) string { return "stackgen " + s.Name }
+//
+// Deprecated: use (*stack.Stack).GrafanaFolder.
+func GrafanaFolder(s *stack.Stack) string { return s.GrafanaFolder() }
 
 // GrafanaInterval is the rule group interval: Prometheus' evaluation interval
 // rounded up to a multiple of 10s, Grafana's scheduler tick.
@@ -228,7 +230,7 @@ func GrafanaRuleGroups(s *stack.Stack) (GrafanaRulesFile, error) {
 		if !ok {
 			i = len(f.Groups)
 			index[g] = i
-			f.Groups = append(f.Groups, GrafanaRuleGroup{OrgID: 1, Name: g, Folder: GrafanaFolder(s), Interval: interval})
+			f.Groups = append(f.Groups, GrafanaRuleGroup{OrgID: 1, Name: g, Folder: s.GrafanaFolder(), Interval: interval})
 		}
 		f.Groups[i].Rules = append(f.Groups[i].Rules, grafanaRule(r))
 	}

@@ -24,8 +24,9 @@ const (
 // Alertmanager (and Grafana) containers.
 const SMTPPasswordFile = "/run/secrets/smtp_password"
 
-// MailCatcherSMTP is the in-stack address of the local mail catcher's SMTP port.
-const MailCatcherSMTP = "mailcatcher:1025"
+// MailCatcherSMTP is the in-stack address of the local mail catcher's SMTP
+// port (stack.MailSMTPContainerPort; a test keeps the two equal).
+const MailCatcherSMTP = stack.ServiceMailcatcher + ":1025"
 
 // Receiver names.
 const (

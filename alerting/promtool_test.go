@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/prometheus/template"
 	"gopkg.in/yaml.v3"
 
+	"github.com/stackgen/stackgen/internal/testtool"
 	"github.com/stackgen/stackgen/stack"
 )
 
@@ -288,9 +289,7 @@ type promExpAlert struct {
 }
 
 func TestPromtoolUnitTests(t *testing.T) {
-	if _, err := exec.LookPath("promtool"); err != nil {
-		t.Skip("promtool not installed (Debian package prometheus)")
-	}
+	testtool.Path(t, "apt-get install prometheus", "promtool")
 	dir := t.TempDir()
 	for _, c := range kindCases() {
 		name := c.kind + "_" + c.source

@@ -18,7 +18,7 @@ import (
 
 // Label names set on every rendered alert.
 const (
-	LabelModel    = "model"
+	LabelModel    = stack.ModelLabel
 	LabelSeverity = "severity"
 	LabelStack    = "stack"
 )

@@ -24,12 +24,9 @@ const FileName = "compose.yaml"
 const (
 	SecretSMTPPassword   = "smtp_password"
 	SecretGrafanaAdmin   = "grafana_admin_password"
-	EnvSMTPPassword      = "STACKGEN_SMTP_PASSWORD"
-	EnvGrafanaAdminPass  = "STACKGEN_GRAFANA_ADMIN_PASSWORD"
+	EnvSMTPPassword      = stack.EnvSMTPPassword
+	EnvGrafanaAdminPass  = stack.EnvGrafanaAdminPassword
 	secretsDir           = "/run/secrets/"
-	labelStack           = "io.stackgen.stack"
-	labelRole            = "io.stackgen.role"
-	labelModel           = "io.stackgen.model"
 	stackgenBinary       = "/stackgen"
 	restartPolicy        = "unless-stopped"
 	grafanaDashboardsDir = "/etc/grafana/dashboards"
@@ -127,9 +124,9 @@ func (b *builder) rel(p string) (string, error) {
 }
 
 func (b *builder) labels(role, model string) types.Labels {
-	l := types.Labels{labelStack: b.s.Name, labelRole: role}
+	l := types.Labels{stack.LabelStack: b.s.Name, stack.LabelRole: role}
 	if model != "" {
-		l[labelModel] = model
+		l[stack.LabelModel] = model
 	}
 	return l
 }
@@ -159,13 +156,23 @@ func ptr[T any](v T) *T { return &v }
 
 func dur(d time.Duration) *types.Duration { return ptr(types.Duration(d)) }
 
+// Healthcheck timing of every service: checked every 2 s so `up` sees
+// readiness soon after it happens; 30 failures (a minute) after the start
+// period make a service unhealthy.
+const (
+	HealthInterval    = 2 * time.Second
+	HealthTimeout     = 3 * time.Second
+	HealthRetries     = 30
+	HealthStartPeriod = 5 * time.Second
+)
+
 func health(test ...string) *types.HealthCheckConfig {
 	return &types.HealthCheckConfig{
 		Test:        types.HealthCheckTest(test),
-		Interval:    dur(5 * time.Second),
-		Timeout:     dur(3 * time.Second),
-		Retries:     ptr(uint64(30)),
-		StartPeriod: dur(5 * time.Second),
+		Interval:    dur(HealthInterval),
+		Timeout:     dur(HealthTimeout),
+		Retries:     ptr(uint64(HealthRetries)),
+		StartPeriod: dur(HealthStartPeriod),
 	}
 }
 
@@ -188,7 +195,7 @@ func (b *builder) service(name, image, role, model string) types.ServiceConfig {
 
 // volume declares a named data volume of the stack; `down` keeps it unless --volumes.
 func (b *builder) volume(name string) {
-	b.p.Volumes[name] = types.VolumeConfig{Labels: types.Labels{labelStack: b.s.Name}}
+	b.p.Volumes[name] = types.VolumeConfig{Labels: types.Labels{stack.LabelStack: b.s.Name}}
 }
 
 func (b *builder) stackgenService(name, role, model string, args ...string) types.ServiceConfig {
@@ -204,11 +211,11 @@ func (b *builder) modelServer(m stack.Model) error {
 	var svc types.ServiceConfig
 	switch m.Kind {
 	case stack.KindDemo:
-		svc = b.stackgenService(m.ServiceName(), "model", m.Name,
+		svc = b.stackgenService(m.ServiceName(), stack.RoleModel, m.Name,
 			"model", "serve", "--listen", ":"+strconv.Itoa(m.Port), "--name", m.ModelName)
 		svc.HealthCheck = stackgenHealth(m.Port, "/ping")
 	default:
-		svc = b.service(m.ServiceName(), m.Image, "model", m.Name)
+		svc = b.service(m.ServiceName(), m.Image, stack.RoleModel, m.Name)
 		if m.Build != "" {
 			ctx, err := b.rel(m.Build)
 			if err != nil {
@@ -277,8 +284,10 @@ func (b *builder) exporter(m stack.Model) {
 		"--buckets", strings.Join(buckets, ","),
 		"--timeout", e.Timeout.D().String(),
 		"--max-body", strconv.FormatInt(e.MaxBody, 10),
+		"--body-timeout", e.BodyTimeout.D().String(),
+		"--max-in-flight", strconv.Itoa(e.MaxInFlight),
 	)
-	svc := b.stackgenService(m.ExporterService(), "exporter", m.Name, args...)
+	svc := b.stackgenService(m.ExporterService(), stack.RoleExporter, m.Name, args...)
 	svc.Ports = b.port(m.ExporterPort, stack.ExporterContainerPort)
 	svc.HealthCheck = stackgenHealth(stack.ExporterContainerPort, "/readyz")
 	if m.HasServer() {
@@ -293,7 +302,7 @@ func (b *builder) exporter(m stack.Model) {
 
 func (b *builder) prometheus() {
 	p := b.s.Prometheus
-	svc := b.service("prometheus", p.Image, "prometheus", "")
+	svc := b.service(stack.ServicePrometheus, p.Image, stack.RolePrometheus, "")
 	svc.Command = types.ShellCommand{
 		"--config.file=/etc/prometheus/prometheus.yml",
 		"--storage.tsdb.path=/prometheus",
@@ -313,7 +322,7 @@ func (b *builder) prometheus() {
 
 func (b *builder) grafana() {
 	g := b.s.Grafana
-	svc := b.service("grafana", g.Image, "grafana", "")
+	svc := b.service(stack.ServiceGrafana, g.Image, stack.RoleGrafana, "")
 	env := types.MappingWithEquals{
 		"GF_SECURITY_ADMIN_USER":           ptr(esc(g.AdminUser)),
 		"GF_SECURITY_ADMIN_PASSWORD__FILE": ptr(secretsDir + SecretGrafanaAdmin),
@@ -326,7 +335,7 @@ func (b *builder) grafana() {
 	if m := b.s.SMTP; m.Enabled() {
 		host := m.Host
 		if m.Mode == stack.SMTPModeLocal {
-			host = "mailcatcher:" + strconv.Itoa(stack.MailSMTPContainerPort)
+			host = stack.ServiceMailcatcher + ":" + strconv.Itoa(stack.MailSMTPContainerPort)
 		}
 		env["GF_SMTP_ENABLED"] = ptr("true")
 		env["GF_SMTP_HOST"] = ptr(esc(host))
@@ -352,14 +361,14 @@ func (b *builder) grafana() {
 	}
 	svc.Ports = b.port(g.Port, stack.GrafanaContainerPort)
 	svc.HealthCheck = health("CMD-SHELL", "wget -q -O /dev/null http://127.0.0.1:"+strconv.Itoa(stack.GrafanaContainerPort)+"/api/health || exit 1")
-	svc.DependsOn = types.DependsOnConfig{"prometheus": depends(types.ServiceConditionHealthy)}
+	svc.DependsOn = types.DependsOnConfig{stack.ServicePrometheus: depends(types.ServiceConditionHealthy)}
 	b.volume(VolumeGrafana)
 	b.p.Services[svc.Name] = svc
 }
 
 func (b *builder) alertmanager() {
 	a := b.s.Alerting
-	svc := b.service("alertmanager", a.AlertmanagerImage, "alertmanager", "")
+	svc := b.service(stack.ServiceAlertmanager, a.AlertmanagerImage, stack.RoleAlertmanager, "")
 	svc.Command = types.ShellCommand{
 		"--config.file=/etc/alertmanager/alertmanager.yml",
 		"--storage.path=/alertmanager",
@@ -380,7 +389,7 @@ func (b *builder) alertmanager() {
 }
 
 func (b *builder) mailcatcher() {
-	svc := b.stackgenService("mailcatcher", "mailcatcher", "",
+	svc := b.stackgenService(stack.ServiceMailcatcher, stack.RoleMailcatcher, "",
 		"mailcatcher",
 		"--smtp-listen", ":"+strconv.Itoa(stack.MailSMTPContainerPort),
 		"--http-listen", ":"+strconv.Itoa(stack.MailWebContainerPort))

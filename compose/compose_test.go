@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/types"
@@ -257,5 +258,55 @@ func TestRootComposeRunsDemo(t *testing.T) {
 	src := p.Services["prometheus"].Volumes[0].Source
 	if want := filepath.Join(root, "examples/demo/deploy/prometheus"); src != want {
 		t.Errorf("prometheus config mounted from %s, want %s", src, want)
+	}
+}
+
+// TestExporterSettingsAndHealthTiming checks, through compose-go's loader, that
+// exporter.body_timeout and exporter.max_in_flight reach every exporter as
+// --body-timeout and --max-in-flight (defaults and set values), and that every
+// healthcheck runs every 2 s.
+func TestExporterSettingsAndHealthTiming(t *testing.T) {
+	tests := []struct {
+		name        string
+		exporter    string
+		bodyTimeout string
+		maxInFlight string
+	}{
+		{name: "defaults", bodyTimeout: "30s", maxInFlight: "1024"},
+		{name: "set", exporter: "exporter:\n  body_timeout: 1m30s\n  max_in_flight: 7\n", bodyTimeout: "1m30s", maxInFlight: "7"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			s := mustStack(t, dir, "name: d\nmodels:\n  - name: a\n    kind: demo\n  - name: b\n    kind: demo\n"+tt.exporter)
+			p, _ := load(t, s, dir)
+			for _, name := range []string{"a-exporter", "b-exporter"} {
+				args := map[string]string{}
+				cmd := p.Services[name].Command
+				for i := 0; i+1 < len(cmd); i++ {
+					args[cmd[i]] = cmd[i+1]
+				}
+				if args["--body-timeout"] != tt.bodyTimeout || args["--max-in-flight"] != tt.maxInFlight {
+					t.Errorf("%s: --body-timeout %q --max-in-flight %q, want %q %q (command %v)",
+						name, args["--body-timeout"], args["--max-in-flight"], tt.bodyTimeout, tt.maxInFlight, cmd)
+				}
+			}
+			checked := 0
+			for name, svc := range p.Services {
+				if svc.HealthCheck == nil {
+					continue
+				}
+				checked++
+				if svc.HealthCheck.Interval == nil || time.Duration(*svc.HealthCheck.Interval) != 2*time.Second {
+					t.Errorf("%s: healthcheck interval %v, want 2s", name, svc.HealthCheck.Interval)
+				}
+				if svc.HealthCheck.StartPeriod == nil || time.Duration(*svc.HealthCheck.StartPeriod) <= 0 {
+					t.Errorf("%s: no start period", name)
+				}
+			}
+			if checked < 5 {
+				t.Errorf("only %d services have a healthcheck", checked)
+			}
+		})
 	}
 }

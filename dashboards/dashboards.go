@@ -29,7 +29,6 @@ import (
 
 	"github.com/grafana-tools/sdk"
 
-	"github.com/stackgen/stackgen/prometheus"
 	"github.com/stackgen/stackgen/stack"
 )
 
@@ -426,7 +425,7 @@ func round(f float64) float64 {
 func exporterSelector(s *stack.Stack, model string) selector {
 	sel := selector{eq("job", s.Prometheus.JobName)}
 	if model != "" {
-		sel = append(sel, eq(prometheus.ModelLabel, model))
+		sel = append(sel, eq(stack.ModelLabel, model))
 	}
 	return sel
 }
@@ -515,12 +514,12 @@ func tfNote(m stack.Model) string {
 	if !m.ExportsTFServingMetrics() {
 		return ""
 	}
-	return fmt.Sprintf(" and TF Serving metrics of model_name %q (job %q)", m.ModelName, prometheus.ModelServerJob)
+	return fmt.Sprintf(" and TF Serving metrics of model_name %q (job %q)", m.ModelName, stack.ModelServerJob)
 }
 
 // tfRow adds seed 002's TF Serving panels for model m.
 func tfRow(s *stack.Stack, l *layout, m stack.Model) {
-	target := selector{eq("job", prometheus.ModelServerJob), eq(prometheus.ModelLabel, m.Name)}
+	target := selector{eq("job", stack.ModelServerJob), eq(stack.ModelLabel, m.Name)}
 	t := seed002(target, target.with(eq("model_name", m.ModelName)))
 	l.row(fmt.Sprintf("TF Serving: %s (model server)", m.ModelName))
 	l.stat(spec{title: "Model server health", unit: "short", base: "red", levels: []level{{1, "green"}}, mappings: upMapping,
@@ -561,7 +560,7 @@ func overviewDashboard(s *stack.Stack) *dashboard {
 	l := newLayout(d)
 	sel := exporterSelector(s, "")
 	q := seed000(sel)
-	byModel := "{{" + prometheus.ModelLabel + "}}"
+	byModel := "{{" + stack.ModelLabel + "}}"
 	l.stat(spec{title: "Requests/s (all models)", unit: "reqps", min: floatp(0), queries: []series{{q.RPS, "requests/s"}}, w: 6, h: 4})
 	l.stat(spec{title: "P95 latency (all models)", unit: "s", min: floatp(0), levels: alertLevels(s, "", exporterLatencyP95),
 		queries: []series{{q.P95, "p95"}}, w: 6, h: 4})
@@ -572,10 +571,10 @@ func overviewDashboard(s *stack.Stack) *dashboard {
 		levels:  []level{{float64(len(s.Models)), "green"}},
 		queries: []series{{fmt.Sprintf(`sum(up{%s})`, sel), "up"}}, w: 6, h: 4})
 	l.timeseries(spec{title: "Requests/s by model", unit: "reqps", min: floatp(0), queries: []series{
-		{fmt.Sprintf(`sum by (%s) (rate(http_requests_total{%s}[1m]))`, prometheus.ModelLabel, sel), byModel},
+		{fmt.Sprintf(`sum by (%s) (rate(http_requests_total{%s}[1m]))`, stack.ModelLabel, sel), byModel},
 	}, w: 12, h: 8})
 	l.timeseries(spec{title: "P95 latency by model", unit: "s", min: floatp(0), queries: []series{
-		{fmt.Sprintf(`histogram_quantile(0.95, sum by(le, %s) (rate(http_request_duration_seconds_bucket{%s}[5m])))`, prometheus.ModelLabel, sel), byModel},
+		{fmt.Sprintf(`histogram_quantile(0.95, sum by(le, %s) (rate(http_request_duration_seconds_bucket{%s}[5m])))`, stack.ModelLabel, sel), byModel},
 	}, w: 12, h: 8})
 	for _, r := range []struct {
 		title, description string
@@ -586,7 +585,7 @@ func overviewDashboard(s *stack.Stack) *dashboard {
 		{"4xx error ratio by model", "Share of requests answered with a 4xx status code (5m), e.g. 400 for an invalid payload.", code4xx},
 	} {
 		l.timeseries(spec{title: r.title, description: r.description, unit: "percentunit", decimals: intp(2), min: floatp(0), max: floatp(1),
-			queries: []series{{codeRatio(sel, r.code, prometheus.ModelLabel), byModel}}, w: 8, h: 8})
+			queries: []series{{codeRatio(sel, r.code, stack.ModelLabel), byModel}}, w: 8, h: 8})
 	}
 	l.timeseries(spec{title: "Target health", unit: "short", min: floatp(0), max: floatp(1), mappings: upMapping,
 		queries: []series{{q.Up, byModel}}, w: 24, h: 6})

@@ -9,7 +9,6 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/stackgen/stackgen/alerting"
 	"github.com/stackgen/stackgen/stack"
 )
 
@@ -82,7 +81,7 @@ func Render(s *stack.Stack) (map[string][]byte, error) {
 		Type:      "prometheus",
 		UID:       stack.GrafanaDatasourceUID,
 		Access:    "proxy",
-		URL:       "http://prometheus:" + strconv.Itoa(stack.PrometheusContainerPort),
+		URL:       "http://" + stack.ServicePrometheus + ":" + strconv.Itoa(stack.PrometheusContainerPort),
 		IsDefault: true,
 		Editable:  false,
 		JSONData:  DatasourceJSON{TimeInterval: s.Prometheus.ScrapeInterval.String(), HTTPMethod: "POST"},
@@ -90,7 +89,7 @@ func Render(s *stack.Stack) (map[string][]byte, error) {
 	pr := ProviderFileContent{APIVersion: 1, Providers: []Provider{{
 		Name:                  "stackgen",
 		OrgID:                 1,
-		Folder:                alerting.GrafanaFolder(s),
+		Folder:                s.GrafanaFolder(),
 		Type:                  "file",
 		DisableDeletion:       false,
 		AllowUIUpdates:        false,

@@ -17,10 +17,14 @@ const ConfigFile = "prometheus/prometheus.yml"
 
 // ModelServerJob is the job label of every model server scrape target that
 // exports TF Serving metrics.
-const ModelServerJob = "model_server"
+//
+// Deprecated: use stack.ModelServerJob; names shared by renderers live in stack.
+const ModelServerJob = stack.ModelServerJob
 
 // ModelLabel is the target label naming the model on every scrape target.
-const ModelLabel = "model"
+//
+// Deprecated: use stack.ModelLabel.
+const ModelLabel = stack.ModelLabel
 
 // Config is the subset of Prometheus' configuration file that stackgen writes.
 type Config struct {
@@ -95,29 +99,29 @@ func Build(s *stack.Stack) Config {
 	}
 	if s.AlertmanagerEnabled() {
 		c.Alerting = &Alerting{Alertmanagers: []AlertmanagerConfig{{StaticConfigs: []StaticConfig{{
-			Targets: []string{"alertmanager:" + strconv.Itoa(stack.AlertmanagerContainerPort)},
+			Targets: []string{stack.ServiceAlertmanager + ":" + strconv.Itoa(stack.AlertmanagerContainerPort)},
 		}}}}}
 	}
 	c.ScrapeConfigs = append(c.ScrapeConfigs, ScrapeConfig{
-		JobName:       "prometheus",
+		JobName:       stack.PrometheusJob,
 		StaticConfigs: []StaticConfig{{Targets: []string{"localhost:" + strconv.Itoa(stack.PrometheusContainerPort)}}},
 	})
 	exp := ScrapeConfig{JobName: s.Prometheus.JobName}
 	for _, m := range s.Models {
 		exp.StaticConfigs = append(exp.StaticConfigs, StaticConfig{
 			Targets: []string{m.ExporterService() + ":" + strconv.Itoa(stack.ExporterContainerPort)},
-			Labels:  map[string]string{ModelLabel: m.Name},
+			Labels:  map[string]string{stack.ModelLabel: m.Name},
 		})
 	}
 	c.ScrapeConfigs = append(c.ScrapeConfigs, exp)
 
-	local := ScrapeConfig{JobName: ModelServerJob, MetricsPath: stack.TFServingMetricsPath}
+	local := ScrapeConfig{JobName: stack.ModelServerJob, MetricsPath: stack.TFServingMetricsPath}
 	var remotes []ScrapeConfig
 	for _, m := range s.Models {
 		if !m.ExportsTFServingMetrics() {
 			continue
 		}
-		labels := map[string]string{ModelLabel: m.Name}
+		labels := map[string]string{stack.ModelLabel: m.Name}
 		if m.Kind == stack.KindRemote {
 			remotes = append(remotes, remoteJob(m, labels))
 			continue
@@ -126,12 +130,12 @@ func Build(s *stack.Stack) Config {
 			// Every replica through Docker's DNS, in a job of its own since
 			// dns_sd_configs carry no labels; relabelling restores job and model.
 			remotes = append(remotes, ScrapeConfig{
-				JobName:      ModelServerJob + "_" + m.Name,
+				JobName:      stack.ModelServerJob + "_" + m.Name,
 				MetricsPath:  m.MetricsPath,
 				DNSSDConfigs: []DNSSDConfig{{Names: []string{m.ServiceName()}, Type: "A", Port: m.Port}},
 				RelabelConfigs: []RelabelConfig{
-					{TargetLabel: "job", Replacement: ModelServerJob},
-					{TargetLabel: ModelLabel, Replacement: m.Name},
+					{TargetLabel: "job", Replacement: stack.ModelServerJob},
+					{TargetLabel: stack.ModelLabel, Replacement: m.Name},
 				},
 			})
 			continue
@@ -153,11 +157,11 @@ func Build(s *stack.Stack) Config {
 func remoteJob(m stack.Model, labels map[string]string) ScrapeConfig {
 	host, scheme := remoteHost(m.URL)
 	j := ScrapeConfig{
-		JobName:        ModelServerJob + "_" + m.Name,
+		JobName:        stack.ModelServerJob + "_" + m.Name,
 		MetricsPath:    m.MetricsPath,
 		Scheme:         scheme,
 		StaticConfigs:  []StaticConfig{{Targets: []string{host}, Labels: labels}},
-		RelabelConfigs: []RelabelConfig{{TargetLabel: "job", Replacement: ModelServerJob}},
+		RelabelConfigs: []RelabelConfig{{TargetLabel: "job", Replacement: stack.ModelServerJob}},
 	}
 	if scheme == "https" && m.TLSSkipVerify {
 		j.TLSConfig = &TLSConfig{InsecureSkipVerify: true}

@@ -9,6 +9,7 @@ import (
 	promconfig "github.com/prometheus/prometheus/config"
 	_ "github.com/prometheus/prometheus/discovery/dns" // registers dns_sd_configs, as in the prometheus binary
 
+	"github.com/stackgen/stackgen/internal/testtool"
 	"github.com/stackgen/stackgen/stack"
 )
 
@@ -97,10 +98,7 @@ func TestPrometheusAcceptsConfig(t *testing.T) {
 
 // TestPromtoolCheckConfig runs Debian's promtool on the rendered file.
 func TestPromtoolCheckConfig(t *testing.T) {
-	promtool, err := exec.LookPath("promtool")
-	if err != nil {
-		t.Skip("promtool not installed (apt-get install prometheus)")
-	}
+	promtool := testtool.Path(t, "apt-get install prometheus", "promtool")
 	for _, src := range []string{multi, "name: d\nmodels: [{name: demo, kind: demo}]\n"} {
 		s := mustParse(t, src)
 		files, err := Render(s)
