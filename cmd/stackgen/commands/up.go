@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -13,7 +14,9 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/stackgen/stackgen/livecheck"
 	"github.com/stackgen/stackgen/runner"
+	"github.com/stackgen/stackgen/stack"
 )
 
 func init() { register(newUpCmd) }
@@ -64,6 +67,9 @@ or target not ready (its last log lines and errors are shown).`,
 				SourceHint:    s.Dir(),
 				Out:           stderr,
 				TTY:           isTerminal(stderr),
+				AfterReady: func(ctx context.Context, prom *runner.Prom) error {
+					return liveCheck(ctx, s, prom, stderr)
+				},
 			})
 			if err != nil {
 				return runnerExit(err)
@@ -86,6 +92,30 @@ or target not ready (its last log lines and errors are shown).`,
 	c.Flags().DurationVar(&timeout, "timeout", 3*time.Minute, "how long to wait for every service and scrape target to be ready")
 	c.Flags().BoolVar(&noBuild, "no-build", false, "do not build the stackgen image (the one of this binary must exist)")
 	return c
+}
+
+// liveCheck rules out "No data" at up: every provisioned panel query and
+// every alert rule is evaluated against the live Prometheus; one that errors
+// or names a metric no target exports fails up (exit 1) naming dashboard,
+// panel and query.
+func liveCheck(ctx context.Context, s *stack.Stack, prom *runner.Prom, out io.Writer) error {
+	if prom == nil {
+		return nil
+	}
+	api, err := prom.API()
+	if err != nil {
+		return err
+	}
+	rep, err := livecheck.Check(ctx, api, s)
+	if err != nil {
+		return &runner.Error{Code: runner.ExitFailure, Err: fmt.Errorf("checking the dashboard queries and alert rules against %s: %w", prom.URL, err)}
+	}
+	fmt.Fprintf(out, "  queries: %s\n", rep.Summary())
+	if err := rep.Err(); err != nil {
+		return &runner.Error{Code: runner.ExitFailure, Err: err,
+			Fix: "Fix the query in stack.yaml (alerts[].expr) or the metric name, and run `stackgen up` again; `stackgen status` lists the panels that only wait for traffic."}
+	}
+	return nil
 }
 
 // signalContext is the command's context, cancelled on Ctrl-C or SIGTERM.
