@@ -78,3 +78,95 @@ func ruleUIDs(data []byte) (map[GrafanaRuleRef]bool, error) {
 	}
 	return out, nil
 }
+
+// GrafanaOrgID is the organisation every provisioned rule belongs to.
+const GrafanaOrgID = 1
+
+// GrafanaRuleUIDs returns the sorted, distinct uids of the rules in a Grafana
+// rules provisioning file (none for empty data).
+func GrafanaRuleUIDs(rulesFile []byte) ([]string, error) {
+	refs, err := ruleUIDs(rulesFile)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", GrafanaRulesPath, err)
+	}
+	seen := map[string]bool{}
+	out := []string{}
+	for ref := range refs {
+		if !seen[ref.UID] {
+			seen[ref.UID] = true
+			out = append(out, ref.UID)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// PrometheusAlertNames returns the sorted, distinct alert names of a
+// Prometheus rule file (none for empty data).
+func PrometheusAlertNames(ruleFile []byte) ([]string, error) {
+	out := []string{}
+	if len(ruleFile) == 0 {
+		return out, nil
+	}
+	var f RuleFile
+	if err := yaml.Unmarshal(ruleFile, &f); err != nil {
+		return nil, fmt.Errorf("read %s: %w", PrometheusRulesPath, err)
+	}
+	seen := map[string]bool{}
+	for _, g := range f.Groups {
+		for _, r := range g.Rules {
+			if r.Alert != "" && !seen[r.Alert] {
+				seen[r.Alert] = true
+				out = append(out, r.Alert)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// PendingDeletions is the list of Grafana rule uids still to delete: the
+// uids already pending plus those provisioned before and not now, minus every
+// uid provisioned now (a rule that came back must not be deleted). The
+// result is sorted and distinct. Deleting a uid Grafana no longer has is a
+// no-op there (its provenance reads as none and the delete matches no row),
+// so keeping a uid pending across several `up`s is harmless.
+func PendingDeletions(pending, previous, current []string) []string {
+	now := map[string]bool{}
+	for _, u := range current {
+		now[u] = true
+	}
+	set := map[string]bool{}
+	for _, list := range [][]string{pending, previous} {
+		for _, u := range list {
+			if u != "" && !now[u] {
+				set[u] = true
+			}
+		}
+	}
+	out := make([]string, 0, len(set))
+	for u := range set {
+		out = append(out, u)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// DeleteRulesFile renders the deleteRules provisioning file
+// (GrafanaDeletedRulesPath) for uids, or nil when there are none.
+func DeleteRulesFile(uids []string) ([]byte, error) {
+	if len(uids) == 0 {
+		return nil, nil
+	}
+	f := GrafanaDeleteRulesFile{APIVersion: 1}
+	sorted := append([]string(nil), uids...)
+	sort.Strings(sorted)
+	for _, u := range sorted {
+		f.DeleteRules = append(f.DeleteRules, GrafanaRuleRef{OrgID: GrafanaOrgID, UID: u})
+	}
+	data, err := marshal(f)
+	if err != nil {
+		return nil, fmt.Errorf("marshal %s: %w", GrafanaDeletedRulesPath, err)
+	}
+	return data, nil
+}

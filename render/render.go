@@ -4,14 +4,12 @@
 package render
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 
 	"github.com/stackgen/stackgen/alerting"
 	"github.com/stackgen/stackgen/compose"
@@ -20,6 +18,7 @@ import (
 	"github.com/stackgen/stackgen/prometheus"
 	"github.com/stackgen/stackgen/stack"
 	"github.com/stackgen/stackgen/tfserving"
+	"github.com/stackgen/stackgen/version"
 )
 
 // Files maps paths relative to the deploy folder to their content.
@@ -91,170 +90,128 @@ func Render(s *stack.Stack, outDir string) (Files, error) {
 	return out, nil
 }
 
-// marker is the first bytes of a compose.yaml stackgen wrote; a deploy folder
-// without it is not replaced, so nothing a user wrote by hand is lost.
+// marker is the first bytes of a compose.yaml stackgen wrote. A non-empty
+// deploy folder with neither a manifest nor this marker is not written into,
+// so nothing a user wrote by hand is lost.
 var marker = []byte("# Rendered by stackgen")
 
-// Write renders s into outDir: it renders everything first, writes it to a
-// temporary folder beside outDir, then either moves that folder into place
-// (new outDir) or replaces each file atomically and removes files no longer
-// rendered (existing outDir, so bind mounts of running containers stay valid).
-// Grafana alert rules that the previous render in outDir provisioned and this
-// one drops are listed in a deleteRules file, since Grafana keeps rules
-// otherwise; that file lasts until the next render, so run `up` in between.
+// Writer renders stacks into deploy folders.
+type Writer struct {
+	// Version is recorded in the manifest; zero means version.Get().
+	Version version.Info
+}
+
+func (w Writer) version() version.Info {
+	if w.Version == (version.Info{}) {
+		return version.Get()
+	}
+	return w.Version
+}
+
+// Write renders s into outDir with the running stackgen's version; see
+// Writer.Write. It returns the files written (without the manifest).
 func Write(s *stack.Stack, outDir string) (Files, error) {
+	res, err := Writer{}.Write(s, outDir)
+	if err != nil {
+		return nil, err
+	}
+	return res.Files, nil
+}
+
+// Apply is Writer{}.Write: it renders s into outDir and returns what it
+// wrote, removed and kept, for the caller to tell the user.
+func Apply(s *stack.Stack, outDir string) (*Result, error) { return Writer{}.Write(s, outDir) }
+
+// Write renders everything for s first, writes it into a temporary folder
+// beside outDir, then either moves that folder into place (new outDir) or
+// renames each file into place (existing outDir, so bind mounts of running
+// containers stay valid). It writes ManifestFile last.
+//
+// Files in outDir that this render does not write are left alone unless the
+// previous manifest lists them with the content they still have (then they
+// are obsolete output, e.g. a removed model's dashboard, and are removed).
+// A folder rendered by an older stackgen (compose.yaml marker, no manifest)
+// is accepted: only the files this render writes are replaced. Nothing is
+// written when rendering fails or when a file render would write exists
+// without being stackgen's (the error lists each such path).
+//
+// Grafana alert rules that earlier renders provisioned and this one drops
+// accumulate in the manifest's PendingRuleDeletions and are written to
+// alerting.GrafanaDeletedRulesPath (Grafana keeps provisioned rules
+// otherwise) until MarkApplied clears them after a successful `up`.
+func (w Writer) Write(s *stack.Stack, outDir string) (*Result, error) {
+	outDir = filepath.Clean(outDir)
 	files, err := Render(s, outDir)
 	if err != nil {
 		return nil, err
 	}
-	if s.Grafana.IsEnabled() {
-		// Rules the previous render provisioned and this one drops must be
-		// deleted explicitly, or Grafana keeps them (see alerting.DeletedRules).
-		previous, _ := os.ReadFile(filepath.Join(outDir, alerting.GrafanaRulesPath))
-		deleted, err := alerting.DeletedRules(previous, files[alerting.GrafanaRulesPath])
+	st, err := inspect(outDir)
+	if err != nil {
+		return nil, err
+	}
+	pending, err := pendingDeletions(st, outDir, files)
+	if err != nil {
+		return nil, err
+	}
+	if s.Grafana.IsEnabled() && len(pending) > 0 {
+		data, err := alerting.DeleteRulesFile(pending)
 		if err != nil {
 			return nil, fmt.Errorf("render alerting: %w", err)
 		}
-		for p, data := range deleted {
-			files[p] = data
-		}
+		files[alerting.GrafanaDeletedRulesPath] = data
 	}
-	if err := WriteFiles(outDir, files, Dirs(s)); err != nil {
+	m, err := NewManifest(s, outDir, files, w.version())
+	if err != nil {
 		return nil, err
 	}
-	return files, nil
+	if len(pending) > 0 {
+		m.PendingRuleDeletions = pending
+	}
+	return writeDeploy(outDir, st, files, m)
 }
 
-// WriteFiles writes files and dirs into outDir as Write does.
+// pendingDeletions adds the Grafana rules the previous render provisioned
+// and this one does not to the manifest's pending list, and drops the rules
+// provisioned again.
+func pendingDeletions(st folderState, outDir string, files Files) ([]string, error) {
+	current, err := alerting.GrafanaRuleUIDs(files[alerting.GrafanaRulesPath])
+	if err != nil {
+		return nil, fmt.Errorf("render alerting: %w", err)
+	}
+	var pending, previous []string
+	switch {
+	case st.manifest != nil:
+		pending = st.manifest.PendingRuleDeletions
+		if st.manifest.AlertEngine == stack.EngineGrafana {
+			previous = st.manifest.AlertRules
+		}
+	case st.exists:
+		// A folder rendered before manifests: its rules file tells.
+		data, err := os.ReadFile(filepath.Join(outDir, filepath.FromSlash(alerting.GrafanaRulesPath)))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("read previous %s: %w", alerting.GrafanaRulesPath, err)
+		}
+		if previous, err = alerting.GrafanaRuleUIDs(data); err != nil {
+			return nil, fmt.Errorf("previous render in %s: %w", outDir, err)
+		}
+	}
+	return alerting.PendingDeletions(pending, previous, current), nil
+}
+
+// WriteFiles writes files and dirs into outDir with Write's ownership rules
+// and a manifest listing them (no stack information; pending rule deletions
+// of an earlier manifest are carried over).
 func WriteFiles(outDir string, files Files, dirs []string) error {
 	outDir = filepath.Clean(outDir)
-	existing, err := checkOwned(outDir)
+	st, err := inspect(outDir)
 	if err != nil {
 		return err
 	}
-	parent := filepath.Dir(outDir)
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return fmt.Errorf("create %s: %w", parent, err)
+	m := &Manifest{Format: ManifestFormat, Stackgen: version.Get(), Services: []ManifestService{},
+		Files: fileEntries(files), Dirs: treeDirs(files, dirs), AlertRules: []string{}}
+	if st.manifest != nil {
+		m.PendingRuleDeletions = st.manifest.PendingRuleDeletions
 	}
-	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(outDir)+".tmp-")
-	if err != nil {
-		return fmt.Errorf("create temporary folder: %w", err)
-	}
-	defer os.RemoveAll(tmp)
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		return fmt.Errorf("chmod %s: %w", tmp, err)
-	}
-	for _, d := range dirs {
-		if err := os.MkdirAll(filepath.Join(tmp, d), 0o755); err != nil {
-			return fmt.Errorf("create %s: %w", d, err)
-		}
-	}
-	for _, p := range files.Paths() {
-		if err := writeFile(filepath.Join(tmp, p), files[p]); err != nil {
-			return err
-		}
-	}
-	if !existing {
-		if err := os.Rename(tmp, outDir); err != nil {
-			return fmt.Errorf("move rendered files into %s: %w", outDir, err)
-		}
-		return nil
-	}
-	return syncInto(tmp, outDir)
-}
-
-// checkOwned reports whether outDir exists, refusing a non-empty folder that
-// stackgen did not render.
-func checkOwned(outDir string) (bool, error) {
-	st, err := os.Stat(outDir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("inspect %s: %w", outDir, err)
-	}
-	if !st.IsDir() {
-		return false, fmt.Errorf("%s exists and is not a folder; choose another output with -o", outDir)
-	}
-	entries, err := os.ReadDir(outDir)
-	if err != nil {
-		return false, fmt.Errorf("read %s: %w", outDir, err)
-	}
-	if len(entries) == 0 {
-		return true, nil
-	}
-	head, err := os.ReadFile(filepath.Join(outDir, compose.FileName))
-	if err != nil || !bytes.HasPrefix(head, marker) {
-		return false, fmt.Errorf("%s exists and was not rendered by stackgen (no %s of ours in it); choose another output with -o or move it away", outDir, compose.FileName)
-	}
-	return true, nil
-}
-
-func writeFile(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("create folder for %s: %w", path, err)
-	}
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	// WriteFile's mode is filtered by the umask; containers running as
-	// nobody must read these files.
-	if err := os.Chmod(path, 0o644); err != nil {
-		return fmt.Errorf("chmod %s: %w", path, err)
-	}
-	return nil
-}
-
-// syncInto makes dst hold exactly src's files: each file renamed into place
-// (atomic), then files and folders dst has but src lacks removed.
-func syncInto(src, dst string) error {
-	want := map[string]bool{}
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		want[rel] = true
-		target := filepath.Join(dst, rel)
-		if d.IsDir() {
-			if st, err := os.Stat(target); err == nil && !st.IsDir() {
-				if err := os.Remove(target); err != nil {
-					return err
-				}
-			}
-			return os.MkdirAll(target, 0o755)
-		}
-		if st, err := os.Stat(target); err == nil && st.IsDir() {
-			if err := os.RemoveAll(target); err != nil {
-				return err
-			}
-		}
-		return os.Rename(p, target)
-	})
-	if err != nil {
-		return fmt.Errorf("replace files in %s: %w", dst, err)
-	}
-	var stale []string
-	err = filepath.WalkDir(dst, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dst, p)
-		if !want[rel] && !strings.HasPrefix(rel, ".") {
-			stale = append(stale, p)
-			if d.IsDir() {
-				return filepath.SkipDir
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("list stale files in %s: %w", dst, err)
-	}
-	for _, p := range stale {
-		if err := os.RemoveAll(p); err != nil {
-			return fmt.Errorf("remove stale %s: %w", p, err)
-		}
-	}
-	return nil
+	_, err = writeDeploy(outDir, st, files, m)
+	return err
 }

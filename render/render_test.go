@@ -14,9 +14,17 @@ import (
 	"github.com/stackgen/stackgen/alerting"
 	"github.com/stackgen/stackgen/grafana"
 	"github.com/stackgen/stackgen/stack"
+	"github.com/stackgen/stackgen/version"
 )
 
 var update = flag.Bool("update", false, "rewrite the committed examples/*/deploy folders")
+
+// exampleVersion is the stackgen version recorded in the committed
+// examples/*/deploy manifests: -update renders them with this fixed value so
+// they do not change with every commit, and TestExamplesAreFresh ignores the
+// manifest's "stackgen" field (a folder re-rendered by bin/stackgen, with
+// the real version, is fresh too). Everything else in the manifest is compared.
+var exampleVersion = version.Info{Version: "example", GoVersion: "example"}
 
 // TestExamplesAreFresh fails when a committed examples/*/deploy folder differs
 // from what the current code renders (run with -update to refresh them).
@@ -34,7 +42,13 @@ func TestExamplesAreFresh(t *testing.T) {
 			}
 			out := s.DefaultDeployDir()
 			if *update {
-				if _, err := Write(s, out); err != nil {
+				if _, err := (Writer{Version: exampleVersion}).Write(s, out); err != nil {
+					t.Fatal(err)
+				}
+				// A committed example is a function of its stack.yaml alone:
+				// rule deletions pending from an earlier version of it are
+				// dropped.
+				if err := dropPending(out); err != nil {
 					t.Fatal(err)
 				}
 				return
@@ -58,11 +72,47 @@ func TestExamplesAreFresh(t *testing.T) {
 				}
 				delete(onDisk, p)
 			}
+			delete(onDisk, ManifestFile)
 			for p := range onDisk {
 				t.Errorf("%s/%s is no longer rendered; run: go test ./render -update", out, p)
 			}
+			disk, err := ReadManifest(out)
+			if err != nil {
+				t.Fatalf("%v; run: go test ./render -update", err)
+			}
+			want, err := NewManifest(s, out, files, disk.Stackgen)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantData, _ := want.Marshal()
+			gotData, _ := os.ReadFile(filepath.Join(out, ManifestFile))
+			if !bytes.Equal(gotData, wantData) {
+				t.Errorf("%s/%s is stale (want, apart from \"stackgen\"):\n%s\nrun: go test ./render -update", out, ManifestFile, wantData)
+			}
 		})
 	}
+}
+
+// dropPending clears a manifest's pending rule deletions and removes the
+// deleteRules file, whatever the stack.
+func dropPending(dir string) error {
+	m, err := ReadManifest(dir)
+	if err != nil {
+		return err
+	}
+	if len(m.PendingRuleDeletions) == 0 && m.File(alerting.GrafanaDeletedRulesPath) == nil {
+		return nil
+	}
+	m.PendingRuleDeletions = nil
+	var files []ManifestEntry
+	for _, f := range m.Files {
+		if f.Path != alerting.GrafanaDeletedRulesPath {
+			files = append(files, f)
+		}
+	}
+	m.Files = files
+	_ = os.Remove(filepath.Join(dir, alerting.GrafanaDeletedRulesPath))
+	return writeManifest(dir, m)
 }
 
 const demo = "name: d\nmodels: [{name: demo, kind: demo}]\n"
