@@ -257,8 +257,11 @@ func evaluate(parent context.Context, api v1.API, k queryKey, opt Options) outco
 	if k.instant {
 		val, _, _, err = api.Query(ctx, k.query, opt.Time, v1.WithTimeout(opt.QueryTimeout))
 	} else {
-		end := opt.Time.Truncate(k.step) // Grafana aligns the range to the step
-		start := end.Add(-k.rng).Truncate(k.step)
+		// Grafana floors both ends to a multiple of the step; the check ends
+		// at opt.Time itself so that samples of the last step count (a
+		// stack that just became ready has seconds of data).
+		end := opt.Time
+		start := end.Add(-k.rng)
 		val, _, _, err = api.QueryRange(ctx, k.query, v1.Range{Start: start, End: end, Step: k.step}, v1.WithTimeout(opt.QueryTimeout))
 	}
 	if err == nil {
