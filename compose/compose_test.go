@@ -310,3 +310,36 @@ func TestExporterSettingsAndHealthTiming(t *testing.T) {
 		})
 	}
 }
+
+func TestCheck(t *testing.T) {
+	dir := t.TempDir()
+	s := mustStack(t, dir, demo)
+	out := filepath.Join(dir, "deploy") // not created: Check reads from memory
+	files, err := Render(s, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		edit func(string) string
+		want string // substring of the error; "" for none
+	}{
+		{name: "rendered file passes", edit: func(s string) string { return s }},
+		{name: "depends on a missing service", edit: func(s string) string {
+			return strings.Replace(s, "depends_on:\n      demo:", "depends_on:\n      nothere:", 1)
+		}, want: "nothere"},
+		{name: "not compose at all", edit: func(string) string { return "services: [1, 2]\n" }, want: "compose rejects it"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := map[string][]byte{FileName: []byte(tt.edit(string(files[FileName])))}
+			err := Check(f, out, s.Name)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("unexpected error: %v", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("error %v, want one containing %q", err, tt.want)
+			}
+		})
+	}
+}

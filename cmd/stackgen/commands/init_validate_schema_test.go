@@ -37,6 +37,7 @@ func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string, err 
 
 func TestInitWritesEachTemplate(t *testing.T) {
 	t.Chdir(t.TempDir())
+	t.Setenv(stack.EnvGrafanaAdminPassword, "x")
 	for _, name := range templates.Names() {
 		file := filepath.Join("stacks", name, "stack.yaml")
 		code, out, _, err := runCLI(t, "init", "--template", name, "-f", file)
@@ -111,6 +112,7 @@ func TestInitUnknownTemplate(t *testing.T) {
 
 func TestValidateOK(t *testing.T) {
 	t.Chdir(t.TempDir())
+	t.Setenv(stack.EnvGrafanaAdminPassword, "x")
 	writeStackFile(t, "stack.yaml", "name: demo\nmodels:\n  - name: demo\n    kind: demo\n")
 	code, out, stderr, err := runCLI(t, "validate")
 	if code != 0 {
@@ -129,6 +131,7 @@ func TestValidateSummaryCountsAlertsInScope(t *testing.T) {
 	t.Chdir(t.TempDir())
 	// An MLflow-only stack: the three TF Serving default alerts apply to no
 	// model; one default is disabled; one custom alert is added.
+	t.Setenv(stack.EnvGrafanaAdminPassword, "x")
 	writeStackFile(t, "s.yaml", `name: shop
 models:
   - name: a
@@ -169,8 +172,8 @@ alerts:
     threshold: -1
 `)
 	code, out, stderr, err := runCLI(t, "validate")
-	if code != 1 {
-		t.Fatalf("exit %d, want 1", code)
+	if code != exitInvalid {
+		t.Fatalf("exit %d, want %d", code, exitInvalid)
 	}
 	if out != "" {
 		t.Errorf("stdout = %q, want empty", out)
@@ -237,5 +240,84 @@ func writeStackFile(t *testing.T, path, text string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestValidateRunsEveryCheck: every problem render or up would hit makes
+// validate exit 2 with the located problem, before anything is written.
+func TestValidateRunsEveryCheck(t *testing.T) {
+	const demo = "name: demo\nmodels:\n  - name: demo\n    kind: demo\n"
+	const offline = demo + "grafana:\n  enabled: false\nalerting:\n  engine: prometheus\n"
+	tests := []struct {
+		name   string
+		stack  string // written to stack.yaml; "" makes stack.yaml a folder
+		env    map[string]string
+		code   int
+		stderr []string // lines stderr must hold
+	}{
+		{name: "valid, with its secret (negative control)", stack: demo, env: map[string]string{stack.EnvGrafanaAdminPassword: "x"}},
+		{name: "valid without Grafana needs no secret (negative control)", stack: offline},
+		{
+			name:   "bad alert template",
+			stack:  offline + "alerts:\n  - name: busy\n    kind: request_rate_high\n    threshold: 5\n    summary: '{{ .Invalid'\n",
+			code:   exitInvalid,
+			stderr: []string{`stack.yaml:13:5: alerts[0].summary: is not a valid Prometheus alert template (line 1: unclosed action); write plain text, or e.g. {{ $labels.model }}: {{ $value }}`},
+		},
+		{
+			name:   "models a and a-exporter",
+			stack:  "name: demo\nmodels:\n  - name: a\n    kind: demo\n  - name: a-exporter\n    kind: demo\ngrafana:\n  enabled: false\nalerting:\n  engine: prometheus\n",
+			code:   exitInvalid,
+			stderr: []string{`stack.yaml:5:5: models[1].name: service "a-exporter" would be rendered twice: the exporter of model "a" (models[0]) and model "a-exporter" (models[1]); rename one of the models`},
+		},
+		{
+			name:   "Grafana without its admin password",
+			stack:  demo,
+			code:   exitInvalid,
+			stderr: []string{"stack.yaml:1:1: name: Grafana needs an admin password: export STACKGEN_GRAFANA_ADMIN_PASSWORD"},
+		},
+		{
+			name:   "external SMTP without its password",
+			stack:  offline + "smtp:\n  host: smtp.example.com:587\n  user: me\n  from_address: a@example.com\n  recipients: [b@example.com]\n",
+			code:   exitInvalid,
+			stderr: []string{`stack.yaml:11:3: smtp.user: the mail server needs a password for user "me": export STACKGEN_SMTP_PASSWORD, or set smtp.password_file to a file holding it`},
+		},
+		{
+			name:   "two documents",
+			stack:  offline + "---\nname: x\n",
+			code:   exitInvalid,
+			stderr: []string{"stack.yaml:9:1: stack.yaml holds one document; remove the '---' at line 9 or split the file"},
+		},
+		{
+			name:   "a folder",
+			code:   exitInvalid,
+			stderr: []string{"stack.yaml: is a folder, not a stack file; name the file itself, e.g. -f stack.yaml/stack.yaml"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Chdir(t.TempDir())
+			for _, k := range []string{stack.EnvGrafanaAdminPassword, stack.EnvSMTPPassword} {
+				t.Setenv(k, tt.env[k])
+			}
+			if tt.stack == "" {
+				if err := os.Mkdir("stack.yaml", 0o755); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				writeStackFile(t, "stack.yaml", tt.stack)
+			}
+			code, _, stderr, err := runCLI(t, "validate")
+			if code != tt.code {
+				t.Fatalf("exit %d, want %d (err %v)\n%s", code, tt.code, err, stderr)
+			}
+			for _, want := range tt.stderr {
+				if !strings.Contains(stderr, want) {
+					t.Errorf("stderr lacks %q:\n%s", want, stderr)
+				}
+			}
+			if _, err := os.Stat("deploy"); !os.IsNotExist(err) {
+				t.Error("validate wrote a deploy folder")
+			}
+		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -18,19 +19,26 @@ func newValidateCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "validate",
 		Short: "Check stack.yaml and list every problem",
-		Long: `validate loads stack.yaml, applies defaults and checks it. On success it prints
-a one-line summary and exits 0. Otherwise it prints every problem on stderr,
-one per line as FILE:LINE:COL: FIELD: MESSAGE, and exits 1.`,
+		Long: `validate runs every check that render and up would hit, without writing
+or starting anything: stack.yaml's fields (located problems, unknown keys,
+ports, intervals, image references, service names, alert templates), the
+stack rendered in memory and read back by compose-go's loader, Prometheus'
+rule parser and Grafana's provisioning rules, and the secrets the stack needs
+(STACKGEN_GRAFANA_ADMIN_PASSWORD when Grafana runs, STACKGEN_SMTP_PASSWORD or
+smtp.password_file for an external mail server with a user).
+
+On success it prints a one-line summary and exits 0. Otherwise it prints
+every problem on stderr, one per line as FILE:LINE:COL: FIELD: MESSAGE, and
+exits 2, like every command given an invalid stack.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := loadStack(file)
-			var probs stack.Problems
+			s, _, probs, err := checkStack(file, "", os.Getenv)
 			switch {
-			case errors.As(err, &probs):
+			case len(probs) > 0:
 				for _, p := range probs {
 					fmt.Fprintln(cmd.ErrOrStderr(), p.String())
 				}
-				return exitf(1, "%s: %d problem(s)", file, len(probs))
+				return exitf(exitInvalid, "%s: %d problem(s)", file, len(probs))
 			case errors.Is(err, fs.ErrNotExist):
 				return exitf(1, "%w (run 'stackgen init' to write a starter)", err)
 			case err != nil:
