@@ -4,9 +4,7 @@
 # second run takes a few seconds.
 #
 #   1. Debian packages: docker.io, prometheus (for promtool and the Prometheus
-#      image), prometheus-alertmanager (for the Alertmanager image); and
-#      docker-compose 1.29 only as a fallback when the compose v2 plugin cannot
-#      be built.
+#      image), prometheus-alertmanager (for the Alertmanager image).
 #   2. A Docker engine: when `docker info` does not answer, start dockerd in the
 #      background on the default socket (/var/run/docker.sock, data in
 #      /var/lib/docker, log in /var/log/stackgen-dockerd.log), so `docker` works
@@ -14,7 +12,9 @@
 #      as is.
 #   3. The compose v2 CLI plugin, built from tools/compose-plugin into
 #      ~/.docker/cli-plugins/docker-compose (skipped when `docker compose
-#      version` already works).
+#      version` already works). docker-compose 1.x is end-of-life and stackgen
+#      does not run it: without Go and without the plugin, setup fails and
+#      says how to install the plugin.
 #   4. Local images stackgen/prometheus:<debian version> and
 #      stackgen/alertmanager:<debian version> from Debian's binaries, FROM
 #      scratch (images/*/Dockerfile).
@@ -23,7 +23,6 @@
 # Needs root (or sudo) for apt-get and dockerd; Go for steps 3 and 5.
 # Environment:
 #   STACKGEN_SKIP_APT=1     never run apt-get (fail if something is missing)
-#   STACKGEN_NO_COMPOSE_PLUGIN=1  use docker-compose 1.29 instead of building the plugin
 #   STACKGEN_DOCKERD_ARGS   extra dockerd arguments when this script starts it
 set -euo pipefail
 
@@ -96,7 +95,7 @@ if docker compose version >/dev/null 2>&1; then
 	log "compose: $(docker compose version 2>/dev/null | head -n1)"
 else
 	built=0
-	if [ "${STACKGEN_NO_COMPOSE_PLUGIN:-0}" != 1 ] && have go; then
+	if have go; then
 		log "building the compose v2 plugin into $PLUGIN_DIR (about 2 min the first time)"
 		mkdir -p "$PLUGIN_DIR"
 		if (cd "$ROOT/tools/compose-plugin" &&
@@ -105,14 +104,9 @@ else
 			mv -f "$PLUGIN_DIR/docker-compose.tmp" "$PLUGIN_DIR/docker-compose"
 			docker compose version >/dev/null 2>&1 && built=1
 		fi
-		[ "$built" = 1 ] || log "compose plugin build failed; falling back to docker-compose 1.29"
 	fi
-	if [ "$built" = 1 ]; then
-		log "compose: $(docker compose version | head -n1)"
-	else
-		have docker-compose || apt_install docker-compose
-		log "compose: $(docker-compose version --short 2>/dev/null) (docker-compose 1.29 fallback)"
-	fi
+	[ "$built" = 1 ] || die "no compose v2: the plugin build from tools/compose-plugin failed (or Go is missing). Install Docker's docker-compose-plugin package (https://docs.docker.com/compose/install/linux/); docker-compose 1.x is end-of-life and not supported"
+	log "compose: $(docker compose version | head -n1)"
 fi
 
 # --- 4. Prometheus and Alertmanager images -----------------------------------

@@ -10,9 +10,14 @@
 #   5. asserts through the Prometheus HTTP API that every seed 000 dashboard
 #      query returns data, that `stackgen status --output json` reports every
 #      target up, and that the error-ratio alert fires,
-#   6. `stackgen down`, `stackgen up` again, and checks that Prometheus still
+#   6. repair and refusal: a killed container is brought back by `up` (exit
+#      0); a bad alert template fails validate (exit 2); a rule Prometheus
+#      refuses fails up (exit 1) naming the cause, and status then exits 7;
+#      the fixed stack comes up again (exit 0, restarts before that up do not
+#      count); models a + a-exporter fail up (exit 2) with nothing started,
+#   7. `stackgen down`, `stackgen up` again, and checks that Prometheus still
 #      has the samples from before,
-#   7. always `stackgen down --volumes` on exit.
+#   8. always `stackgen down --volumes` on exit.
 # Every wait is a bounded readiness loop, never a bare sleep. The deploy
 # folder is a temporary directory: the repository is not touched.
 #
@@ -58,10 +63,12 @@ if [ "${STACKGEN_E2E_SKIP_SETUP:-0}" != 1 ]; then
 	log "setup"
 	bash "$ROOT/scripts/setup.sh" || fatal "scripts/setup.sh"
 fi
-if ! command -v curl >/dev/null 2>&1; then
-	log "installing curl"
-	apt-get install -y -qq curl >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq curl >/dev/null; } || fatal "curl is needed"
-fi
+for tool in curl jq; do
+	if ! command -v "$tool" >/dev/null 2>&1; then
+		log "installing $tool"
+		apt-get install -y -qq "$tool" >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq "$tool" >/dev/null; } || fatal "$tool is needed"
+	fi
+done
 [ -x "$SG" ] || fatal "$SG missing (run scripts/setup.sh)"
 
 PROM=http://127.0.0.1:9090
@@ -73,16 +80,31 @@ prom_query() {
 	curl -fsS -m 10 -G "${args[@]}" "$PROM/api/v1/query" 2>/dev/null
 }
 
-# has_data JSON: the answer is a success with at least one series.
-has_data() { grep -q '"status":"success"' <<<"$1" && grep -q '"result":\[{' <<<"$1"; }
+# has_data JSON [NONZERO]: the answer is a success with at least one series,
+# and no value is NaN or infinite (a panel shows those as "No data" or
+# nonsense); with NONZERO=1 no value may be 0 either (up == 0 is a target
+# down, not data).
+has_data() {
+	jq -e --arg nz "${2:-0}" '
+		.status == "success" and (.data.result | length > 0)
+		and all(.data.result[]; (.value[1] | test("^[+-]?(NaN|Inf)$") | not)
+			and ($nz != "1" or (.value[1] | tonumber) != 0))' <<<"$1" >/dev/null 2>&1
+}
 
-# wait_query NAME QUERY TIMEOUT [TIME]: passes when QUERY returns data within TIMEOUT s.
+# Negative controls: the check itself must refuse NaN, empty and up == 0.
+has_data '{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"NaN"]}]}}' && fatal "has_data accepts NaN"
+has_data '{"status":"success","data":{"resultType":"vector","result":[]}}' && fatal "has_data accepts an empty result"
+has_data '{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"0"]}]}}' 1 && fatal "has_data accepts up == 0"
+has_data '{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"0.25"]}]}}' 1 || fatal "has_data refuses a value"
+
+# wait_query NAME QUERY TIMEOUT [TIME] [NONZERO]: passes when QUERY returns
+# data (see has_data) within TIMEOUT s.
 wait_query() {
-	local name=$1 q=$2 timeout=$3 at=${4:-} deadline ans
+	local name=$1 q=$2 timeout=$3 at=${4:-} nz=${5:-0} deadline ans
 	deadline=$(($(date +%s) + timeout))
 	while :; do
 		ans=$(prom_query "$q" "$at")
-		if has_data "$ans"; then
+		if has_data "$ans" "$nz"; then
 			pass "$name: $(grep -o '"value":\[[^]]*\]' <<<"$ans" | head -n1)"
 			return 0
 		fi
@@ -147,7 +169,9 @@ declare -a SEED_QUERIES=(
 	"Threads|avg_over_time(process_threads{$J}[5m])"
 )
 for entry in "${SEED_QUERIES[@]}"; do
-	wait_query "seed query ${entry%%|*}" "${entry#*|}" 60
+	nz=0
+	[ "${entry%%|*}" = "Target health" ] && nz=1
+	wait_query "seed query ${entry%%|*}" "${entry#*|}" 60 "" "$nz"
 done
 wait_query "requests were counted" "sum(http_requests_total{$J}) > 0" 30
 
@@ -194,6 +218,89 @@ while :; do
 	fi
 	sleep 2
 done
+
+# ---------------------------------------------------------------------------
+log "a killed container is repaired by up"
+docker kill offline-demo-exporter-1 >/dev/null 2>&1 || fail "docker kill offline-demo-exporter-1"
+out=$("$SG" up -f "$STACK" -o "$DEPLOY" --timeout 2m 2>&1)
+rc=$?
+state=$(docker inspect -f '{{.State.Status}}' offline-demo-exporter-1 2>&1)
+if [ "$rc" = 0 ] && [ "$state" = running ]; then
+	pass "up after docker kill: exit 0, exporter $state"
+else
+	fail "up after docker kill: exit $rc, exporter $state: $out"
+fi
+
+log "a bad alert template fails validate (exit 2)"
+cat >"$WORK/template.yaml" <<'YAML'
+name: sgtest-template
+models:
+  - name: demo
+    kind: demo
+grafana:
+  enabled: false
+alerting:
+  engine: prometheus
+alerts:
+  - name: high_error_ratio
+    summary: '{{ .Invalid'
+YAML
+out=$("$SG" validate -f "$WORK/template.yaml" 2>&1)
+rc=$?
+if [ "$rc" = 2 ] && grep -q 'summary' <<<"$out"; then
+	pass "bad template: validate exit 2: $(head -n1 <<<"$out")"
+else
+	fail "bad template: validate exit $rc, want 2: $out"
+fi
+
+log "a rule Prometheus refuses fails up (exit 1) with the cause"
+# Quoted metric names are Prometheus 3 syntax: stackgen's parser accepts the
+# expression, the stack's Prometheus 2.42 refuses the rules file.
+awk '{print} /^alerts:/ {print "  - name: quoted_name\n    kind: custom\n    expr: '"'"'sum(rate({\"http_requests_total\"}[1m])) > 1000'"'"'"}' \
+	"$STACK" >"$WORK/refused.yaml"
+out=$("$SG" up -f "$WORK/refused.yaml" -o "$DEPLOY" --timeout 2m 2>&1)
+rc=$?
+if [ "$rc" = 1 ] && grep -q 'refused' <<<"$out" && grep -q 'quoted_name' <<<"$out"; then
+	pass "refused rules: up exit 1 naming the cause: $(grep -m1 'quoted_name' <<<"$out" | cut -c1-200)"
+else
+	fail "refused rules: up exit $rc, want 1 naming quoted_name: $out"
+fi
+"$SG" status -f "$WORK/refused.yaml" -o "$DEPLOY" >"$WORK/status.txt" 2>&1
+rc=$?
+if [ "$rc" = 7 ] && grep -q 'refused its latest configuration' "$WORK/status.txt"; then
+	pass "status after the refused configuration: exit 7"
+else
+	fail "status after the refused configuration: exit $rc, want 7: $(cat "$WORK/status.txt")"
+fi
+out=$("$SG" up -f "$STACK" -o "$DEPLOY" --timeout 2m 2>&1)
+rc=$?
+if [ "$rc" = 0 ]; then
+	pass "fixed stack: up exit 0"
+else
+	fail "fixed stack: up exit $rc: $out"
+fi
+
+log "models a + a-exporter: exit 2, nothing started"
+cat >"$WORK/clash-names.yaml" <<'YAML'
+name: sgtest-names
+models:
+  - name: a
+    kind: demo
+  - name: a-exporter
+    kind: demo
+grafana:
+  enabled: false
+alerting:
+  engine: prometheus
+YAML
+out=$("$SG" up -f "$WORK/clash-names.yaml" -o "$WORK/names-deploy" --timeout 1m 2>&1)
+rc=$?
+n=$(docker ps -aq --filter label=com.docker.compose.project=sgtest-names | wc -l)
+if [ "$rc" = 2 ] && [ "$n" = 0 ] && [ ! -e "$WORK/names-deploy/compose.yaml" ]; then
+	pass "models a + a-exporter: up exit 2, nothing written or started: $(grep -m1 'a-exporter' <<<"$out")"
+else
+	fail "models a + a-exporter: up exit $rc (want 2), $n container(s): $out"
+fi
 
 # ---------------------------------------------------------------------------
 T_BEFORE_DOWN=$(date +%s)
