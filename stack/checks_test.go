@@ -2,6 +2,7 @@ package stack
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -76,6 +77,11 @@ smtp:
 			name: "negative max_in_flight",
 			src:  head + "exporter:\n  max_in_flight: -3\n  body_timeout: 1s\n",
 			want: []string{"stack.yaml:6:3: exporter.max_in_flight: must be >= 1 (got -3)"},
+		},
+		{
+			name: "job_name of another scrape job",
+			src:  head + "prometheus:\n  job_name: prometheus\n",
+			want: []string{`stack.yaml:6:3: prometheus.job_name: "prometheus" is the name of another scrape job of the stack (prometheus, model_server, model_server_MODEL); pick another, e.g. ml_model_exporter`},
 		},
 		{
 			name: "a second document",
@@ -236,5 +242,26 @@ smtp:
 				t.Errorf("problems:\n%s\nwant:\n%s", got, want)
 			}
 		})
+	}
+}
+
+// BenchmarkParse50Models measures Load's validation (every check, templates
+// and image references included) on a 50-model stack.
+func BenchmarkParse50Models(b *testing.B) {
+	var src strings.Builder
+	src.WriteString("name: big\nexporter:\n  port: 10000\nalerting:\n  engine: prometheus\ngrafana:\n  enabled: false\nmodels:\n")
+	for i := 0; i < 50; i++ {
+		fmt.Fprintf(&src, "  - name: m%d\n    kind: mlflow\n    image: acme/m%d:1.0\n", i, i)
+	}
+	src.WriteString("alerts:\n")
+	for i := 0; i < 20; i++ {
+		fmt.Fprintf(&src, "  - name: a%d\n    kind: request_rate_high\n    threshold: 5\n    summary: '{{ $labels.model }} at {{ $value }}'\n", i)
+	}
+	data := []byte(src.String())
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := Parse(data, "stack.yaml"); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

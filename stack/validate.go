@@ -241,6 +241,9 @@ func (v *validator) prometheus(p Prometheus) {
 	}
 	if !jobNameRE.MatchString(p.JobName) {
 		v.add("prometheus.job_name", "must be letters, digits, '_' or '-' (got %q)", p.JobName)
+	} else if p.JobName == PrometheusJob || p.JobName == ModelServerJob || strings.HasPrefix(p.JobName, ModelServerJob+"_") {
+		// Prometheus refuses two scrape jobs of one name.
+		v.add("prometheus.job_name", "%q is the name of another scrape job of the stack (%s, %s, %s_MODEL); pick another, e.g. %s", p.JobName, PrometheusJob, ModelServerJob, ModelServerJob, DefaultJobName)
 	}
 }
 
