@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strconv"
 	"strings"
@@ -119,7 +120,8 @@ func (e *Exporter) forward(w http.ResponseWriter, r *http.Request, uri string, p
 	defer cancel(nil)
 	timer := time.AfterFunc(e.cfg.Timeout, func() { cancel(errUpstreamTimeout) })
 	defer timer.Stop()
-	out := e.outRequest(ctx, r, uri, rb)
+	x := newExchange()
+	out := e.outRequest(httptrace.WithClientTrace(ctx, &x.trace), r, uri, rb)
 
 	start := time.Now()
 	resp, err := e.rt.RoundTrip(out)
@@ -127,6 +129,9 @@ func (e *Exporter) forward(w http.ResponseWriter, r *http.Request, uri string, p
 		return e.fail(w, r, ctx, err), false
 	}
 	defer resp.Body.Close() // unread bytes: the Transport closes the connection
+	if x.stale.Load() {
+		return e.fail(w, r, ctx, errStaleAnswer), false
+	}
 	if resp.StatusCode < 200 {
 		// 1xx are consumed by the Transport; a 101 was not asked for.
 		return e.fail(w, r, ctx, fmt.Errorf("unsolicited %d response", resp.StatusCode)), false

@@ -7,8 +7,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/textproto"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -21,11 +23,13 @@ import (
 // not read to its end is closed rather than pooled, a non-replayable request
 // (POST) is retried only when nothing of it was written, the request's
 // context cancels the exchange, and idle connections are closed by a timer.
+// One race of the Transport with bytes left after an answer is closed by
+// trackedConn below.
 
 // newTransport builds the HTTP/1.1 transport to the upstream.
 func newTransport(c *resolved) *http.Transport {
 	t := &http.Transport{
-		DialContext: (&net.Dialer{Timeout: c.Timeout, KeepAlive: 30 * time.Second}).DialContext,
+		DialContext: dialTracked((&net.Dialer{Timeout: c.Timeout, KeepAlive: 30 * time.Second}).DialContext),
 		// HTTP/1.1 only: an empty TLSNextProto disables HTTP/2.
 		TLSNextProto:           map[string]func(string, *tls.Conn) http.RoundTripper{},
 		TLSHandshakeTimeout:    c.Timeout,
@@ -190,5 +194,84 @@ func streamBody(w http.ResponseWriter, src io.Reader, buf []byte, flush bool, id
 		if err != nil {
 			return nil, err
 		}
+	}
+}
+
+// trackedConn is an upstream connection that can tell whether the first
+// byte of an answer was read from the socket after the request was sent.
+//
+// It closes a race in net/http's Transport: when an upstream sends bytes
+// after a complete answer (junk, a second answer, a Content-Length shorter
+// than the body) in the same segment, they wait in the connection's read
+// buffer; the connection goes back to the pool before the Transport peeks at
+// them, and a request that takes it at that moment gets those stale bytes
+// as its answer: another client's data. An answer to a request cannot start
+// before that request was written, so an answer whose first byte was
+// already buffered is stale: the connection is closed and the exchange
+// fails as bad_response.
+type trackedConn struct {
+	net.Conn
+	wrote atomic.Bool // the current request has started to be written
+	fresh atomic.Bool // a socket read returned data after that
+}
+
+func (c *trackedConn) Write(p []byte) (int, error) {
+	c.wrote.Store(true)
+	return c.Conn.Write(p)
+}
+
+func (c *trackedConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 && c.wrote.Load() {
+		c.fresh.Store(true)
+	}
+	return n, err
+}
+
+// exchange follows one request's connection through httptrace hooks.
+type exchange struct {
+	conn  *trackedConn
+	stale atomic.Bool
+	trace httptrace.ClientTrace
+}
+
+func newExchange() *exchange {
+	x := &exchange{}
+	x.trace.GotConn = x.gotConn
+	x.trace.GotFirstResponseByte = x.gotFirstByte
+	return x
+}
+
+func (x *exchange) gotConn(info httptrace.GotConnInfo) {
+	c := info.Conn
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	if t, ok := c.(*trackedConn); ok {
+		t.fresh.Store(false)
+		t.wrote.Store(false)
+		x.conn = t
+	}
+}
+
+func (x *exchange) gotFirstByte() {
+	if x.conn != nil && !x.conn.fresh.Load() {
+		x.stale.Store(true)
+		_ = x.conn.Close() // never reused, and the stale bytes go with it
+	}
+}
+
+// errStaleAnswer reports an answer that was in the buffer before the request
+// was sent (see trackedConn).
+var errStaleAnswer = errors.New("answer bytes arrived before the request was sent (upstream sent data after a complete answer)")
+
+// dialTracked wraps dial so that every connection is a trackedConn.
+func dialTracked(dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &trackedConn{Conn: c}, nil
 	}
 }
