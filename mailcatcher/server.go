@@ -11,6 +11,7 @@
 package mailcatcher
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -68,6 +69,21 @@ type Config struct {
 	Domain string
 	// Logf logs one line per event; nil discards.
 	Logf func(format string, args ...any)
+}
+
+// SoftMemoryLimit is a Go runtime soft memory limit (runtime/debug.SetMemoryLimit)
+// for a process serving cfg: the store's byte limit, four messages in flight
+// (a message being received is held about twice while it is read) and
+// 32 MiB for the rest. Zero fields take their defaults.
+func SoftMemoryLimit(cfg Config) int64 {
+	total, msg := cfg.MaxTotalBytes, cfg.MaxMessageBytes
+	if total <= 0 {
+		total = DefaultMaxTotalBytes
+	}
+	if msg <= 0 {
+		msg = DefaultMaxMessageBytes
+	}
+	return total + 4*msg + 32<<20
 }
 
 // Server is a running mail catcher.
@@ -287,6 +303,11 @@ func (se *session) Data(r io.Reader) error {
 	}
 	if err != nil {
 		return fmt.Errorf("read message: %w", err)
+	}
+	if cap(raw)-len(raw) > len(raw)/8 {
+		// io.ReadAll leaves up to about twice the message's size allocated;
+		// the store would keep (and not account for) that slack.
+		raw = bytes.Clone(raw)
 	}
 	dropped := se.srv.store.Dropped()
 	m, perr := se.srv.store.AddRaw(raw, se.from, se.to, time.Now().UTC())
