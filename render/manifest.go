@@ -36,6 +36,9 @@ type Manifest struct {
 	Stack string `json:"stack"`
 	// Stackgen is the stackgen that rendered the folder.
 	Stackgen version.Info `json:"stackgen"`
+	// StackgenVersion is Stackgen.Short(): the same string as the
+	// stackgen image tag and `status --output json`'s version.
+	StackgenVersion string `json:"stackgen_version"`
 	// Services are the Compose services, sorted by name.
 	Services []ManifestService `json:"services"`
 	// Files is every file render wrote, sorted by path (the manifest itself
@@ -221,12 +224,13 @@ func writeManifest(dir string, m *Manifest) error {
 // PendingRuleDeletions and Kept are left for the caller.
 func NewManifest(s *stack.Stack, outDir string, files Files, v version.Info) (*Manifest, error) {
 	m := &Manifest{
-		Format:      ManifestFormat,
-		Stack:       s.Name,
-		Stackgen:    v,
-		Services:    []ManifestService{},
-		AlertEngine: alertEngine(s),
-		Dirs:        treeDirs(files, Dirs(s)),
+		Format:          ManifestFormat,
+		Stack:           s.Name,
+		Stackgen:        v,
+		StackgenVersion: v.Short(),
+		Services:        []ManifestService{},
+		AlertEngine:     alertEngine(s),
+		Dirs:            treeDirs(files, Dirs(s)),
 	}
 	m.Files = fileEntries(files)
 	// The services come from the same compose-go project compose.yaml is

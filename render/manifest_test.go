@@ -91,7 +91,7 @@ func TestManifestDescribesTheFolder(t *testing.T) {
 			if !reflect.DeepEqual(m, res.Manifest) {
 				t.Errorf("manifest on disk differs from the one returned:\n%+v\n%+v", m, res.Manifest)
 			}
-			if m.Format != 1 || m.Stack != load(t, tt.src).Name || m.Stackgen != testVersion {
+			if m.Format != 1 || m.Stack != load(t, tt.src).Name || m.Stackgen != testVersion || m.StackgenVersion != "v9.8.7" {
 				t.Errorf("format %d, stack %q, stackgen %+v", m.Format, m.Stack, m.Stackgen)
 			}
 			if !reflect.DeepEqual(m.Services, tt.services) {

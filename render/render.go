@@ -207,7 +207,7 @@ func WriteFiles(outDir string, files Files, dirs []string) error {
 	if err != nil {
 		return err
 	}
-	m := &Manifest{Format: ManifestFormat, Stackgen: version.Get(), Services: []ManifestService{},
+	m := &Manifest{Format: ManifestFormat, Stackgen: version.Get(), StackgenVersion: version.Get().Short(), Services: []ManifestService{},
 		Files: fileEntries(files), Dirs: treeDirs(files, dirs), AlertRules: []string{}}
 	if st.manifest != nil {
 		m.PendingRuleDeletions = st.manifest.PendingRuleDeletions

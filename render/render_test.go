@@ -84,6 +84,9 @@ func TestExamplesAreFresh(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if disk.StackgenVersion != disk.Stackgen.Short() {
+				t.Errorf("%s: stackgen_version %q, want %q", ManifestFile, disk.StackgenVersion, disk.Stackgen.Short())
+			}
 			wantData, _ := want.Marshal()
 			gotData, _ := os.ReadFile(filepath.Join(out, ManifestFile))
 			if !bytes.Equal(gotData, wantData) {
