@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/stackgen/stackgen/render"
 	"github.com/stackgen/stackgen/stack"
 	"github.com/stackgen/stackgen/version"
 )
@@ -30,6 +31,9 @@ type Status struct {
 	Alerts []Alert `json:"alerts"`
 	// Stackgen is the stackgen binary reporting.
 	Stackgen version.Info `json:"stackgen"`
+	// RenderedBy is the stackgen that rendered the deploy folder, from its
+	// manifest (absent without one).
+	RenderedBy *version.Info `json:"rendered_by,omitempty"`
 	// Problems lists why the stack is not healthy, one line each.
 	Problems []string `json:"problems,omitempty"`
 	// Panels are the provisioned panel queries and rules checked against
@@ -110,6 +114,9 @@ func (p *Project) Status(ctx context.Context, o StatusOptions) (*Status, error) 
 		return nil, err
 	}
 	st := &Status{Project: p.Name, Compose: p.Compose.String(), Healthy: true, Stackgen: version.Get()}
+	if m, err := render.ReadManifest(p.Dir); err == nil {
+		st.RenderedBy = &m.Stackgen
+	}
 	byService := map[string][]Container{}
 	for _, c := range cs {
 		byService[c.Service] = append(byService[c.Service], c)
@@ -267,7 +274,11 @@ func (p *Project) prometheusURL(cs []Container) string {
 
 // WriteText prints the status as tables.
 func (st *Status) WriteText(w io.Writer) {
-	fmt.Fprintf(w, "stack %s (%s)\n\n", st.Project, st.Compose)
+	fmt.Fprintf(w, "stack %s (%s)\n", st.Project, st.Compose)
+	if st.RenderedBy != nil && st.RenderedBy.Short() != st.Stackgen.Short() {
+		fmt.Fprintf(w, "rendered by stackgen %s; this is %s (`stackgen up` renders and applies it again)\n", st.RenderedBy.Short(), st.Stackgen.Short())
+	}
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SERVICE\tSTATE\tHEALTH\tPORTS")
 	for _, s := range st.Services {

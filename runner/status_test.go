@@ -5,9 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stackgen/stackgen/render"
 )
 
 func TestStatus(t *testing.T) {
@@ -164,5 +168,26 @@ func TestDown(t *testing.T) {
 		if !withFile && !f.called("rm -f -v") {
 			t.Errorf("containers not removed by label: %v", f.calls)
 		}
+	}
+}
+
+func TestStatusNamesTheRenderingStackgen(t *testing.T) {
+	fp := newFakeProm(t)
+	f := &fakeDocker{}
+	runningStack(f, fp, time.Now())
+	f.install(t)
+	dir := fakeStack(t, fp)
+	manifest := `{"format":1,"stack":"sgtest-fake","stackgen":{"version":"v9.9.9","go_version":"go1.26.8"},"services":[],"files":[],"alert_rules":[]}`
+	if err := os.WriteFile(filepath.Join(dir, render.ManifestFile), []byte(manifest), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	st, err := GetStatus(context.Background(), StatusOptions{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	st.WriteText(&buf)
+	if st.RenderedBy == nil || st.RenderedBy.Version != "v9.9.9" || !strings.Contains(buf.String(), "rendered by stackgen v9.9.9") {
+		t.Errorf("rendered by = %+v\n%s", st.RenderedBy, buf.String())
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"syscall"
@@ -15,6 +16,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/stackgen/stackgen/livecheck"
+	"github.com/stackgen/stackgen/render"
 	"github.com/stackgen/stackgen/runner"
 	"github.com/stackgen/stackgen/stack"
 )
@@ -53,7 +55,9 @@ or target not ready (its last log lines and errors are shown).`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signalContext(cmd)
 			defer stop()
-			s, dir, err := loadAndRender(file, out)
+			// Full validation, secrets from the environment included, before
+			// anything is written or started (exit 2).
+			s, dir, err := loadForUp(file, out)
 			if err != nil {
 				return err
 			}
@@ -73,6 +77,11 @@ or target not ready (its last log lines and errors are shown).`,
 			})
 			if err != nil {
 				return runnerExit(err)
+			}
+			// Grafana has applied the rule deletions render listed: clear them
+			// from the manifest (they accumulate until an up succeeds).
+			if err := render.MarkApplied(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				fmt.Fprintf(stderr, "  warning: %v\n", err)
 			}
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "stack %s is up (%.1fs)\n", res.Project, res.Elapsed.Seconds())
