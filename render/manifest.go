@@ -128,6 +128,18 @@ func ReadManifest(dir string) (*Manifest, error) {
 	if m.Format != ManifestFormat {
 		return nil, fmt.Errorf("%s: format %d, this stackgen reads format %d; render with a matching stackgen or remove the manifest", p, m.Format, ManifestFormat)
 	}
+	// Render removes listed files and emptied listed folders: a path
+	// leaving the folder would let an edited manifest reach outside it.
+	for i, f := range m.Files {
+		if !filepath.IsLocal(filepath.FromSlash(f.Path)) {
+			return nil, fmt.Errorf("%s: files[%d].path %q is not inside the folder; fix or remove the manifest", p, i, f.Path)
+		}
+	}
+	for i, d := range m.Dirs {
+		if !filepath.IsLocal(filepath.FromSlash(d)) {
+			return nil, fmt.Errorf("%s: dirs[%d] %q is not inside the folder; fix or remove the manifest", p, i, d)
+		}
+	}
 	sort.Slice(m.Files, func(i, j int) bool { return m.Files[i].Path < m.Files[j].Path })
 	return &m, nil
 }

