@@ -1,21 +1,29 @@
 package model
 
 import (
+	"encoding/json"
 	"math"
 	"strconv"
 	"strings"
 )
 
-// repr renders the frame like pandas' DataFrame repr, simplified: the index
-// and the columns right-aligned, float columns with a common number of
-// decimals (at most 6), long frames cut to their first and last 5 rows.
-// pandas also wraps wide frames at 80 characters; this does not.
+// Pandas' display defaults when not attached to a terminal, as in a
+// scoring server: display.width, display.max_rows, display.min_rows.
+const (
+	pdLineWidth = 80
+	pdMaxRows   = 60
+	pdMinRows   = 10
+)
+
+// repr renders the frame as pandas' DataFrame.__repr__ does with its
+// default options: a left-justified RangeIndex, columns right-justified
+// with one space between them and a leading space before every value (and
+// before the names of numeric columns), floats with a common number of
+// decimals (at most 6, trailing zeros trimmed), frames over 60 rows cut to
+// their first and last 5, and columns wrapped into blocks of at most 80
+// characters joined by " \". Scientific notation for very large or small
+// floats and cutting frames over 20 columns are not reproduced.
 func (f *frame) repr() string {
-	if len(f.cols) == 0 {
-		if f.n == 0 {
-			return "Empty DataFrame\nColumns: []\nIndex: []"
-		}
-	}
 	if f.n == 0 {
 		names := make([]string, len(f.cols))
 		for i, c := range f.cols {
@@ -24,12 +32,12 @@ func (f *frame) repr() string {
 		return "Empty DataFrame\nColumns: [" + strings.Join(names, ", ") + "]\nIndex: []"
 	}
 	rows := make([]int, 0, f.n)
-	cut := f.n > 60
+	cut := f.n > pdMaxRows
 	if cut {
-		for i := range 5 {
+		for i := range pdMinRows / 2 {
 			rows = append(rows, i)
 		}
-		for i := f.n - 5; i < f.n; i++ {
+		for i := f.n - pdMinRows/2; i < f.n; i++ {
 			rows = append(rows, i)
 		}
 	} else {
@@ -37,60 +45,140 @@ func (f *frame) repr() string {
 			rows = append(rows, i)
 		}
 	}
-	table := make([][]string, len(f.cols)+1) // index column first
-	table[0] = append(table[0], "")
+	// the index column, left-justified
+	idx := []string{""}
 	for _, r := range rows {
-		table[0] = append(table[0], strconv.Itoa(r))
+		idx = append(idx, strconv.Itoa(r))
 	}
+	// the value columns, header first, right-justified
+	strcols := make([][]string, len(f.cols))
+	widths := make([]int, len(f.cols))
 	for j, c := range f.cols {
-		col := []string{c.label()}
-		col = append(col, c.cellStrings(rows)...)
-		table[j+1] = col
+		kind := c.kind()
+		head := c.label()
+		if kind != "object" {
+			head = " " + head
+		}
+		col := append([]string{head}, c.cellStrings(rows, kind)...)
+		if cut {
+			col = insertAt(col, 1+pdMinRows/2, "...")
+		}
+		strcols[j] = col
+		widths[j] = maxLen(col)
 	}
 	if cut {
-		for j := range table {
-			col := append([]string{}, table[j][:6]...)
-			col = append(col, "...")
-			table[j] = append(col, table[j][6:]...)
-		}
-		table[0][6] = ".."
+		idx = insertAt(idx, 1+pdMinRows/2, "..")
 	}
-	widths := make([]int, len(table))
-	for j, col := range table {
-		for _, s := range col {
-			widths[j] = max(widths[j], len([]rune(s)))
+	for j, col := range strcols {
+		for i, s := range col {
+			col[i] = strings.Repeat(" ", widths[j]-runeLen(s)) + s
 		}
 	}
-	var b strings.Builder
-	for i := range table[0] {
-		if i > 0 {
-			b.WriteByte('\n')
-		}
-		for j, col := range table {
-			if j > 0 {
-				b.WriteString("  ")
+	idxWidth := maxLen(idx)
+	for i, s := range idx {
+		idx[i] = s + strings.Repeat(" ", idxWidth-runeLen(s))
+	}
+	// wrap into blocks that fit the line width (pandas' _join_multiline)
+	bins := binify(widths, pdLineWidth-idxWidth-1)
+	blocks := make([]string, 0, len(bins))
+	start := 0
+	for b, end := range bins {
+		lines := make([]string, len(idx))
+		for i := range idx {
+			parts := []string{idx[i]}
+			for _, col := range strcols[start:end] {
+				parts = append(parts, col[i])
 			}
-			pad := widths[j] - len([]rune(col[i]))
-			if j == 0 {
-				b.WriteString(col[i] + strings.Repeat(" ", pad)) // the index is left-aligned
-			} else {
-				b.WriteString(strings.Repeat(" ", pad) + col[i])
+			if len(bins) > 1 {
+				switch {
+				case b < len(bins)-1 && i == 0:
+					parts = append(parts, " \\")
+				case b < len(bins)-1:
+					parts = append(parts, "  ")
+				default:
+					parts = append(parts, " ")
+				}
 			}
+			lines[i] = strings.Join(parts, " ")
 		}
+		blocks = append(blocks, strings.Join(lines, "\n"))
+		start = end
 	}
+	out := strings.Join(blocks, "\n\n")
 	if cut {
-		b.WriteString("\n\n[" + strconv.Itoa(f.n) + " rows x " + strconv.Itoa(len(f.cols)) + " columns]")
+		out += "\n\n[" + strconv.Itoa(f.n) + " rows x " + strconv.Itoa(len(f.cols)) + " columns]"
 	}
-	return b.String()
+	return out
 }
 
-// cellStrings formats the given rows of the column as pandas prints them.
-func (c *column) cellStrings(rows []int) []string {
+// binify splits columns of the given widths into blocks that fit
+// lineWidth, as pandas' _binify does; it returns each block's end.
+func binify(widths []int, lineWidth int) []int {
+	var bins []int
+	curr := 0
+	for i, w := range widths {
+		curr += w + 1
+		limit := curr + 2
+		if i == len(widths)-1 {
+			limit = curr + 1
+		}
+		if limit > lineWidth && i > 0 {
+			bins = append(bins, i)
+			curr = w + 1
+		}
+	}
+	return append(bins, len(widths))
+}
+
+// kind is the pandas dtype family of the column: float, int, bool or object.
+func (c *column) kind() string {
+	switch {
+	case c.object:
+		return "object"
+	case c.vals != nil:
+		return "float"
+	}
+	ints, floats, nulls, bools := 0, 0, 0, 0
+	for _, cell := range c.cells {
+		switch x := cell.(type) {
+		case nil:
+			nulls++
+		case bool:
+			bools++
+		case json.Number:
+			if isIntLiteral(string(x)) {
+				ints++
+			} else {
+				floats++
+			}
+		}
+	}
+	n := len(c.cells)
+	switch {
+	case n > 0 && ints == n:
+		return "int"
+	case n > 0 && bools == n:
+		return "bool"
+	case ints+floats > 0 && ints+floats+nulls == n:
+		return "float"
+	}
+	return "object"
+}
+
+// cellStrings formats the given rows of the column as pandas prints a
+// column of that kind, with the leading space pandas gives every value
+// (a minus sign takes its place for negative numbers).
+func (c *column) cellStrings(rows []int, kind string) []string {
 	out := make([]string, len(rows))
-	if c.vals != nil && !c.object {
-		// float64: fixed decimals, trailing zeros trimmed together, at least one.
+	if kind == "float" {
 		for i, r := range rows {
-			v := c.vals[r]
+			v := math.NaN()
+			switch {
+			case c.vals != nil:
+				v = c.vals[r]
+			case c.cells[r] != nil:
+				v, _ = strconv.ParseFloat(string(c.cells[r].(json.Number)), 64)
+			}
 			switch {
 			case math.IsNaN(v):
 				out[i] = "NaN"
@@ -109,23 +197,31 @@ func (c *column) cellStrings(rows []int) []string {
 				}
 			}
 		}
+		for i, s := range out {
+			if !strings.HasPrefix(s, "-") {
+				out[i] = " " + s
+			}
+		}
 		return out
 	}
 	for i, r := range rows {
-		if r >= len(c.cells) {
-			out[i] = "NaN"
-			continue
+		var s string
+		if r < len(c.cells) {
+			switch x := c.cells[r].(type) {
+			case nil:
+				s = "None"
+			case string:
+				s = x
+			case ndarray:
+				s = pyValueRepr(floatsAny(x.flat))
+			default:
+				s = pyValueRepr(x)
+			}
 		}
-		switch x := c.cells[r].(type) {
-		case nil:
-			out[i] = "None"
-		case string:
-			out[i] = x
-		case ndarray:
-			out[i] = pyValueRepr(floatsAny(x.flat))
-		default:
-			out[i] = pyValueRepr(x)
+		if !strings.HasPrefix(s, "-") || kind == "object" {
+			s = " " + s
 		}
+		out[i] = s
 	}
 	return out
 }
@@ -133,7 +229,7 @@ func (c *column) cellStrings(rows []int) []string {
 // canTrim reports whether every decimal number in out has more than one
 // decimal and ends in 0 (NaN and inf do not count).
 func canTrim(out []string) bool {
-	any := false
+	found := false
 	for _, s := range out {
 		dot := strings.IndexByte(s, '.')
 		if dot < 0 {
@@ -142,22 +238,34 @@ func canTrim(out []string) bool {
 		if len(s)-dot <= 2 || s[len(s)-1] != '0' {
 			return false
 		}
-		any = true
+		found = true
 	}
-	return any
+	return found
+}
+
+func insertAt(s []string, i int, v string) []string {
+	return append(s[:i], append([]string{v}, s[i:]...)...)
+}
+
+func runeLen(s string) int { return len([]rune(s)) }
+
+func maxLen(col []string) int {
+	w := 0
+	for _, s := range col {
+		w = max(w, runeLen(s))
+	}
+	return w
 }
 
 func floatsAny(fs []float64) any {
 	out := make([]any, len(fs))
 	for i, f := range fs {
-		out[i] = pyFloatNumber(f)
+		out[i] = floatRepr(f)
 	}
 	return out
 }
 
-// pyFloatNumber makes a json.Number-like value that pyValueRepr prints as a float.
-func pyFloatNumber(f float64) any { return floatRepr(f) }
-
+// floatRepr prints as Python's repr() of a float (through pyValueRepr's fmt.Sprint).
 type floatRepr float64
 
 func (f floatRepr) String() string { return pyFloatRepr(float64(f)) }

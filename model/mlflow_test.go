@@ -1,7 +1,9 @@
 package model
 
 import (
+	"encoding/json"
 	"errors"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -228,4 +230,58 @@ func TestPyFloatString(t *testing.T) {
 			t.Errorf("pyFloatString(%q) = %v, %v; want %v, %v", tc.in, got, ok, tc.want, tc.ok)
 		}
 	}
+}
+
+// TestFrameRepr pins the pandas-style rendering of the data in schema-error
+// messages (pandas' DataFrameFormatter: leading spaces, common decimals,
+// wrapping at 80 columns, cutting over 60 rows).
+func TestFrameRepr(t *testing.T) {
+	num := func(s ...string) []any {
+		out := make([]any, len(s))
+		for i, v := range s {
+			if v == "null" {
+				continue
+			}
+			out[i] = json.Number(v)
+		}
+		return out
+	}
+	floats := func(name string, vs ...float64) *column { return &column{name: name, named: true, vals: vs} }
+	long := make([]float64, 61)
+	for i := range long {
+		long[i] = float64(i)
+	}
+	demo, _, _ := Example(Default(), FormatDataframeSplit)
+	_, demoErr := ParseMLflowJSON(Default(), []byte(strings.Replace(string(demo), `"age"`, `"agee"`, 1)))
+	for _, tc := range []struct {
+		name string
+		f    *frame
+		want string
+	}{
+		{"common decimals", &frame{cols: []*column{floats("a", 37.07, 28.5)}, n: 2}, "       a\n0  37.07\n1  28.50"},
+		{"negative and NaN", &frame{cols: []*column{floats("a", -1.5, math.NaN())}, n: 2}, "     a\n0 -1.5\n1  NaN"},
+		{"int and object columns", &frame{cols: []*column{{name: "i", named: true, cells: num("1", "-2")}, {name: "s", named: true, cells: []any{"x", nil}}}, n: 2},
+			"   i     s\n0  1     x\n1 -2  None"},
+		{"positional columns", &frame{cols: []*column{{pos: 0, cells: num("1.5", "null")}, {pos: 1, cells: num("2", "3")}}, n: 2}, "     0  1\n0  1.5  2\n1  NaN  3"},
+		{"cut over 60 rows", &frame{cols: []*column{floats("v", long...)}, n: 61},
+			"       v\n0    0.0\n1    1.0\n2    2.0\n3    3.0\n4    4.0\n..   ...\n56  56.0\n57  57.0\n58  58.0\n59  59.0\n60  60.0\n\n[61 rows x 1 columns]"},
+		{"empty", &frame{cols: []*column{floats("a"), {pos: 1}}}, "Empty DataFrame\nColumns: [a, 1]\nIndex: []"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.f.repr(); got != tc.want {
+				t.Fatalf("repr\n%s\nwant\n%s", got, tc.want)
+			}
+		})
+	}
+	t.Run("wrapped at 80 columns", func(t *testing.T) {
+		want := "    agee  monthly_income  years_at_company  job_satisfaction  overtime  \\\n" +
+			"0  37.07         5322.78              5.48              2.52      0.31   \n" +
+			"1  28.50         2784.37              0.00              1.40      0.78   \n\n" +
+			"   distance_from_home  num_companies_worked  \n" +
+			"0                9.71                  2.60  \n" +
+			"1               18.16                  4.37  "
+		if demoErr == nil || !strings.HasPrefix(demoErr.Error(), "Failed to predict data '"+want+"'. \nError: Failed to enforce schema of data '"+want+"' with schema") {
+			t.Fatalf("message %q", demoErr)
+		}
+	})
 }
