@@ -7,10 +7,11 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// GrafanaDeletedRulesPath lists rules that an earlier render provisioned and
-// the current one no longer does. Grafana's provisioning only creates and
-// updates rules by uid; without deleteRules, a rule removed from stack.yaml
-// would keep evaluating (and mailing) from Grafana's database.
+// GrafanaDeletedRulesPath lists rules that earlier renders provisioned and
+// the current one no longer does (render keeps the list in its manifest
+// until a successful `up` applied it). Grafana's provisioning only creates
+// and updates rules by uid; without deleteRules, a rule removed from
+// stack.yaml would keep evaluating (and mailing) from Grafana's database.
 const GrafanaDeletedRulesPath = "grafana/provisioning/alerting/deleted-rules.yml"
 
 // GrafanaDeleteRulesFile is a provisioning file with only deleteRules.
