@@ -43,6 +43,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -132,7 +133,7 @@ func CheckWith(ctx context.Context, api v1.API, s *stack.Stack, opt Options) (Re
 		}
 		items = append(items, rules...)
 	}
-	res, err := checkItems(ctx, api, items, KnownMetrics(s), opt)
+	res, err := checkItems(ctx, api, items, knownCatalog(s), opt)
 	if err != nil {
 		return rep, err
 	}
@@ -145,10 +146,11 @@ func CheckWith(ctx context.Context, api v1.API, s *stack.Stack, opt Options) (Re
 	return rep, nil
 }
 
-// checkItems runs the queries of items and classifies each result. The
-// metric names Prometheus knows are listed after the queries ran, so a
-// metric that showed up during the check counts as present.
-func checkItems(ctx context.Context, api v1.API, items []item, known map[string]string, opt Options) ([]Result, error) {
+// checkItems runs the queries of items and classifies each result. What
+// Prometheus knows (metric names, metadata, targets, series per target) is
+// listed after the queries ran, so a metric that showed up during the check
+// counts as present.
+func checkItems(ctx context.Context, api v1.API, items []item, cat catalog, opt Options) ([]Result, error) {
 	if err := run(ctx, api, items, opt); err != nil {
 		return nil, err
 	}
@@ -160,9 +162,41 @@ func checkItems(ctx context.Context, api v1.API, items []item, known map[string]
 	if err != nil {
 		return nil, fmt.Errorf("livecheck: prometheus: %w", err)
 	}
+	ti, err := fetchTargets(ctx, api, opt.QueryTimeout)
+	if err != nil {
+		return nil, fmt.Errorf("livecheck: prometheus: %w", err)
+	}
+	type parsed struct {
+		sels []selectorRef
+		err  error
+	}
+	byQuery := map[string]parsed{}
+	need := map[string]bool{}
+	for _, it := range items {
+		q := it.res.Query
+		if _, ok := byQuery[q]; ok {
+			continue
+		}
+		sels, err := parseSelectors(q)
+		byQuery[q] = parsed{sels, err}
+		for _, sel := range sels {
+			if live.series[sel.name] && len(ti.targetMatchers(sel)) > 0 {
+				need[sel.name] = true
+			}
+		}
+	}
+	names := make([]string, 0, len(need))
+	for n := range need {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	if err := ti.fetchGroups(ctx, api, names, end, opt); err != nil {
+		return nil, fmt.Errorf("livecheck: prometheus: %w", err)
+	}
 	out := make([]Result, len(items))
 	for i, it := range items {
-		classify(&it.res, live, known)
+		p := byQuery[it.res.Query]
+		classify(&it.res, p.sels, p.err, live, ti, cat)
 		out[i] = it.res
 	}
 	return out, nil
@@ -318,41 +352,60 @@ func countSeries(v model.Value) int {
 }
 
 // classify sets r's Status and Detail from the query outcome already in r
-// (Status error, or Series), the live metric names and the known catalog.
-func classify(r *Result, live liveMetrics, known map[string]string) {
-	names, err := metricNames(r.Query)
-	if err != nil {
+// (Status error, or Series), the query's selectors (or parse error perr),
+// what Prometheus knows and the catalog of metrics known after traffic.
+//
+// A selector fails when its metric has no series, no target declares it
+// and the catalog does not know it; or when its matchers on target labels
+// (job, model, instance…) select no scrape target, or only targets that
+// neither have series of the metric nor export it after traffic (e.g.
+// process_cpu_seconds_total{job="model_server"}).
+func classify(r *Result, sels []selectorRef, perr error, live liveMetrics, ti targetInfo, cat catalog) {
+	if perr != nil {
 		r.Status = StatusError
 		if r.Detail == "" {
-			r.Detail = "PromQL parse error: " + err.Error()
+			r.Detail = "PromQL parse error: " + perr.Error()
 		}
 		return
 	}
-	r.Metrics = names
-	var unknown, waiting []string
-	for _, n := range names {
-		switch {
-		case live.series[n]:
-		case live.meta[n] || known[n] != "":
-			waiting = append(waiting, n)
-		default:
-			unknown = append(unknown, n)
-		}
-	}
+	r.Metrics = namesOf(sels)
 	if r.Status == StatusError {
 		return
 	}
-	if len(unknown) > 0 {
-		r.Status = StatusUnknownMetric
-		r.Missing = unknown
-		parts := make([]string, len(unknown))
-		for i, n := range unknown {
-			parts[i] = "metric " + n + " is exported by no target"
-			if sug := suggest(n, live, known); sug != "" {
-				parts[i] += " (did you mean " + sug + "?)"
-			}
+	var problems, missing, waiting []string
+	seen := map[string]bool{}
+	once := func(list *[]string, s string) {
+		if !seen[s] {
+			seen[s] = true
+			*list = append(*list, s)
 		}
-		r.Detail = strings.Join(parts, "; ")
+	}
+	for _, sel := range sels {
+		n := sel.name
+		_, isKnown := cat[n]
+		switch {
+		case live.series[n]:
+		case live.meta[n] || isKnown:
+			once(&waiting, "waiting:"+n)
+		default:
+			p := "metric " + n + " is exported by no target"
+			if sug := suggest(n, live, cat); sug != "" {
+				p += " (did you mean " + sug + "?)"
+			}
+			once(&problems, p)
+			once(&missing, "missing:"+n)
+			continue
+		}
+		if why, _ := ti.selectorVerdict(sel, live, cat); why != "" {
+			once(&problems, why)
+			once(&missing, "missing:"+n)
+		}
+	}
+	if len(problems) > 0 {
+		r.Status = StatusUnknownMetric
+		r.Missing = trimPrefix(missing, "missing:")
+		sort.Strings(r.Missing)
+		r.Detail = strings.Join(problems, "; ")
 		return
 	}
 	if r.Series > 0 {
@@ -361,14 +414,15 @@ func classify(r *Result, live liveMetrics, known map[string]string) {
 		return
 	}
 	r.Status = StatusNoTraffic
-	r.Missing = waiting
-	if len(waiting) == 0 {
+	r.Missing = trimPrefix(waiting, "waiting:")
+	sort.Strings(r.Missing)
+	if len(r.Missing) == 0 {
 		r.Detail = "no data yet: its metrics exist, but no series matches yet (expected until requests arrive)"
 		return
 	}
-	parts := make([]string, len(waiting))
-	for i, n := range waiting {
-		by := known[n]
+	parts := make([]string, len(r.Missing))
+	for i, n := range r.Missing {
+		by := cat[n].by
 		if by == "" {
 			by = "a scrape target declares it"
 		}
@@ -377,8 +431,16 @@ func classify(r *Result, live liveMetrics, known map[string]string) {
 	r.Detail = "no data yet: no series yet of " + strings.Join(parts, ", ") + "; they appear with the first requests"
 }
 
+func trimPrefix(list []string, prefix string) []string {
+	out := make([]string, len(list))
+	for i, s := range list {
+		out[i] = strings.TrimPrefix(s, prefix)
+	}
+	return out
+}
+
 // suggest returns the closest live or known metric name to n, if close.
-func suggest(n string, live liveMetrics, known map[string]string) string {
+func suggest(n string, live liveMetrics, known catalog) string {
 	best, bestD := "", len(n)/3+1
 	try := func(c string) {
 		if d := levenshtein(n, c); d < bestD || (d == bestD && best != "" && c < best) {

@@ -25,6 +25,9 @@ type fakeProm struct {
 	names []string
 	meta  map[string][]map[string]string
 	rules string // data of /api/v1/rules
+	// targets are the active targets' labels; series[metric] its series.
+	targets []map[string]string
+	series  map[string][]map[string]string
 	// answer returns the HTTP status and JSON body for a query.
 	answer func(query string) (int, string)
 	delay  time.Duration
@@ -58,12 +61,35 @@ func (f *fakeProm) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case "/api/v1/label/__name__/values":
 		ok(f.names)
-	case "/api/v1/metadata":
-		m := f.meta
-		if m == nil {
-			m = map[string][]map[string]string{}
+	case "/api/v1/targets/metadata":
+		out := []map[string]any{}
+		for family, ms := range f.meta {
+			for _, m := range ms {
+				out = append(out, map[string]any{"target": map[string]string{"job": m["job"], "instance": "py:80"},
+					"metric": family, "type": m["type"], "help": m["help"], "unit": ""})
+			}
 		}
-		ok(m)
+		ok(out)
+	case "/api/v1/targets":
+		active := []map[string]any{}
+		for _, t := range f.targets {
+			active = append(active, map[string]any{"labels": t, "health": "up", "scrapePool": t["job"], "scrapeUrl": "http://x/metrics"})
+		}
+		ok(map[string]any{"activeTargets": active, "droppedTargets": []any{}})
+	case "/api/v1/series":
+		_ = r.ParseForm()
+		out := []map[string]string{}
+		for _, m := range r.Form["match[]"] {
+			name := strings.TrimSuffix(strings.TrimPrefix(m, `{__name__="`), `"}`)
+			for _, ls := range f.series[name] {
+				x := map[string]string{"__name__": name}
+				for k, v := range ls {
+					x[k] = v
+				}
+				out = append(out, x)
+			}
+		}
+		ok(out)
 	case "/api/v1/rules":
 		rules := f.rules
 		if rules == "" {
@@ -119,7 +145,23 @@ func panelItem(q string) item {
 // export after traffic.
 func TestClassify(t *testing.T) {
 	live := []string{"up", "http_requests_in_flight", "process_cpu_seconds_total", "http_requests_total"}
-	known := map[string]string{"model_predictions_total": "the exporter", "up": "Prometheus"}
+	known := catalog{
+		"model_predictions_total": {"the exporter", []string{"ml_model_exporter"}},
+		"http_requests_total":     {"the exporter", []string{"ml_model_exporter"}},
+		"up":                      {"Prometheus, for every scrape target", nil},
+		"ALERTS":                  {"Prometheus, while an alert is pending or firing", nil},
+	}
+	exp := map[string]string{"job": "ml_model_exporter", "model": "demo", "instance": "a:8000"}
+	targets := []map[string]string{exp,
+		{"job": "ml_model_exporter", "model": "idle", "instance": "c:8000"},
+		{"job": "model_server", "model": "demo", "instance": "b:8080"},
+		{"job": "py", "instance": "py:80"}}
+	series := map[string][]map[string]string{
+		"up":                        targets,
+		"http_requests_total":       {exp},
+		"process_cpu_seconds_total": {exp},
+		"http_requests_in_flight":   {exp},
+	}
 	tests := []struct {
 		name       string
 		query      string
@@ -138,8 +180,14 @@ func TestClassify(t *testing.T) {
 		{"empty, metric known after traffic", `sum by (class) (rate(model_predictions_total[5m]))`, false, 200, emptyMatrix, nil,
 			StatusNoTraffic, "model_predictions_total (the exporter)", true},
 		{"empty, metric declared by a target only", `rate(py_requests_total[5m])`, false, 200, emptyMatrix,
-			map[string][]map[string]string{"py_requests": {{"type": "counter", "help": "h", "unit": ""}}},
+			map[string][]map[string]string{"py_requests": {{"type": "counter", "help": "h", "job": "py"}}},
 			StatusNoTraffic, "a scrape target declares it", true},
+		{"declared by the selected target", `rate(py_requests_total{job="py"}[5m])`, false, 200, emptyMatrix,
+			map[string][]map[string]string{"py_requests_total": {{"type": "counter", "help": "h", "job": "py"}}},
+			StatusNoTraffic, "a scrape target declares it", true},
+		{"declared by another target only", `rate(py_requests_total{job="model_server"}[5m])`, false, 200, emptyMatrix,
+			map[string][]map[string]string{"py_requests_total": {{"type": "counter", "help": "h", "job": "py"}}},
+			StatusUnknownMetric, `metric py_requests_total is exported by no target matching {job="model_server"}`, true},
 		{"NaN only is empty", `histogram_quantile(0.95, sum by (le) (rate(http_requests_total[5m])))`, false, 200, nanMatrix, nil,
 			StatusNoTraffic, "no data yet", true},
 		{"NaN only instant", `up / 0 * 0`, true, 200, nanVector, nil, StatusNoTraffic, "no data yet", true},
@@ -151,12 +199,29 @@ func TestClassify(t *testing.T) {
 		{"unexpanded variable", `rate(up[$foo])`, false, 200, dataMatrix, nil, StatusError, "PromQL parse error", false},
 		{"rejected: bad_data", `up`, false, 400, apiError("bad_data", "invalid parameter"), nil, StatusError,
 			"Prometheus rejected the query: invalid parameter", true},
+		{"selector matches no target", `up{job="wrong"}`, true, 200, emptyVector, nil,
+			StatusUnknownMetric, `metric up: no scrape target matches {job="wrong"}`, true},
+		{"metric not exported by the selected targets", `rate(process_cpu_seconds_total{job="model_server"}[5m])`, false, 200, emptyMatrix, nil,
+			StatusUnknownMetric, `metric process_cpu_seconds_total is exported by no target matching {job="model_server"}`, true},
+		{"known metric on the wrong job", `rate(model_predictions_total{job="model_server"}[5m])`, false, 200, emptyMatrix, nil,
+			StatusUnknownMetric, `metric model_predictions_total is exported by no target matching {job="model_server"}`, true},
+		{"known metric on its job", `rate(model_predictions_total{job="ml_model_exporter", model="demo"}[5m])`, false, 200, emptyMatrix, nil,
+			StatusNoTraffic, "model_predictions_total (the exporter)", true},
+		{"model without traffic yet", `rate(http_requests_total{job="ml_model_exporter", model="idle"}[5m])`, false, 200, emptyMatrix, nil,
+			StatusNoTraffic, "its metrics exist", true},
+		{"model no target has", `rate(http_requests_total{model=~"nosuch|other"}[5m])`, false, 200, emptyMatrix, nil,
+			StatusUnknownMetric, `metric http_requests_total: no scrape target matches {model=~"nosuch|other"}`, true},
+		{"target labels of a non-target label ignored", `http_requests_in_flight{code="500"}`, true, 200, emptyVector, nil,
+			StatusNoTraffic, "its metrics exist", true},
+		{"ALERTS is not tied to a target", `ALERTS{model="demo"}`, true, 200, emptyVector, nil,
+			StatusNoTraffic, "ALERTS (Prometheus, while an alert is pending or firing)", true},
 		{"rejected: execution", `up + on() group_left up`, false, 422,
 			apiError("execution", "many-to-many matching not allowed"), nil, StatusError, "many-to-many", true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := &fakeProm{names: live, meta: tc.meta, answer: func(string) (int, string) { return tc.code, tc.body }}
+			f := &fakeProm{names: live, meta: tc.meta, targets: targets, series: series,
+				answer: func(string) (int, string) { return tc.code, tc.body }}
 			it := panelItem(tc.query)
 			it.instant = tc.instant
 			res, err := checkItems(context.Background(), newAPI(t, f), []item{it}, known, Options{}.withDefaults())

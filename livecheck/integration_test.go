@@ -311,8 +311,12 @@ func TestLivePrometheus(t *testing.T) {
 		panelItem(`sum(rate(http_requests_total[1m])`),
 		panelItem(`http_requests_total + on() http_requests_total`),
 		panelItem(`rate(py_requests_total[5m])`),
+		panelItem(`rate(py_requests_total{job="py"}[5m])`),
+		panelItem(`up{job="ml_model_exportr"}`),
+		panelItem(`rate(process_cpu_seconds_total{job="model_server"}[5m])`),
+		panelItem(`rate(model_predictions_total{job="model_server", model="demo"}[5m])`),
 	}
-	res, err := checkItems(ctx, e.api, items, KnownMetrics(e.stack), opt)
+	res, err := checkItems(ctx, e.api, items, knownCatalog(e.stack), opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -324,6 +328,10 @@ func TestLivePrometheus(t *testing.T) {
 		{StatusError, "PromQL parse error"},
 		{StatusError, "Prometheus rejected the query: "},
 		{StatusNoTraffic, "py_requests_total (a scrape target declares it)"},
+		{StatusNoTraffic, "py_requests_total (a scrape target declares it)"},
+		{StatusUnknownMetric, `metric up: no scrape target matches {job="ml_model_exportr"}`},
+		{StatusUnknownMetric, `metric process_cpu_seconds_total is exported by no target matching {job="model_server"}`},
+		{StatusUnknownMetric, `metric model_predictions_total is exported by no target matching {job="model_server", model="demo"}`},
 	} {
 		if res[i].Status != want.status || !strings.Contains(res[i].Detail, want.detail) {
 			t.Errorf("%s: got %s %q, want %s %q", res[i].Query, res[i].Status, res[i].Detail, want.status, want.detail)
