@@ -320,7 +320,7 @@ func TestOversizedRejected(t *testing.T) {
 	tests := []struct {
 		name    string
 		size    int
-		client  string // net/smtp (no SIZE) or go-smtp (declares SIZE)
+		client  string // net/smtp (refused after DATA) or go-smtp (declares SIZE=, refused at MAIL)
 		wantErr int    // SMTP code; 0: accepted
 	}{
 		{"half the limit", limit / 2, "net/smtp", 0},
@@ -335,13 +335,8 @@ func TestOversizedRejected(t *testing.T) {
 		switch tt.client {
 		case "net/smtp":
 			err = smtp.SendMail(s.SMTPAddr().String(), nil, "a@example.com", []string{"b@example.com"}, []byte(msg))
-		default:
-			c, derr := gosmtp.Dial(s.SMTPAddr().String())
-			if derr != nil {
-				t.Fatal(derr)
-			}
-			err = c.SendMail("a@example.com", []string{"b@example.com"}, strings.NewReader(msg))
-			c.Close()
+		default: // go-smtp's client, declaring the size in MAIL FROM (RFC 1870)
+			err = sendDeclaringSize(s, msg)
 		}
 		code := 0
 		if err != nil {
@@ -366,6 +361,29 @@ func TestOversizedRejected(t *testing.T) {
 	if s.Store().Len() != accepted {
 		t.Errorf("store holds %d messages, %d were accepted", s.Store().Len(), accepted)
 	}
+}
+
+// sendDeclaringSize sends msg with MAIL FROM:<…> SIZE=len(msg).
+func sendDeclaringSize(s *Server, msg string) error {
+	c, err := gosmtp.Dial(s.SMTPAddr().String())
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.Mail("a@example.com", &gosmtp.MailOptions{Size: int64(len(msg))}); err != nil {
+		return err
+	}
+	if err := c.Rcpt("b@example.com", nil); err != nil {
+		return err
+	}
+	w, err := c.Data()
+	if err != nil {
+		return err
+	}
+	if _, err := io.WriteString(w, msg); err != nil {
+		return err
+	}
+	return w.Close()
 }
 
 // TestMemoryBounded stores 100 messages of ~1 MB under a 20 MB byte limit:
@@ -415,5 +433,34 @@ func TestMemoryBounded(t *testing.T) {
 	}
 	if unbounded.Bytes() <= limit {
 		t.Errorf("control: an unbounded store holds only %d bytes", unbounded.Bytes())
+	}
+}
+
+func TestDeleteOne(t *testing.T) {
+	s := startServer(t, 10)
+	sendAll(t, s, mailWithSubject("a", "1"), mailWithSubject("b", "2"))
+	tests := []struct {
+		id   string
+		code int
+		left int
+	}{
+		{"1", 204, 1},
+		{"1", 404, 1},
+		{"x", 404, 1},
+		{"2", 204, 0},
+	}
+	for _, tt := range tests {
+		req, _ := http.NewRequest(http.MethodDelete, "http://"+s.HTTPAddr().String()+"/api/messages/"+tt.id, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tt.code || s.Store().Len() != tt.left {
+			t.Errorf("DELETE %s: %d with %d left, want %d with %d left", tt.id, resp.StatusCode, s.Store().Len(), tt.code, tt.left)
+		}
+	}
+	if s.Store().Bytes() != 0 {
+		t.Errorf("empty store accounts %d bytes", s.Store().Bytes())
 	}
 }
