@@ -17,9 +17,9 @@
 //	http_requests_total{method,route,code}               counter
 //	http_request_duration_seconds{method,route,code}     histogram (Config.Buckets)
 //	http_requests_in_flight                              gauge
-//	http_request_rejected_total{reason="body_too_large"} counter (413s; never reach the upstream)
+//	http_request_rejected_total{reason}                  counter, reason body_too_large (413) | overloaded (503) | body_timeout (408); never reach the upstream
 //	upstream_request_duration_seconds                    histogram of answered upstream exchanges
-//	upstream_failures_total{cause}                       counter, cause timeout (504) | refused (502) | bad_response (502)
+//	upstream_failures_total{cause}                       counter, cause timeout (504) | refused (502) | bad_response (502) | client_gone (recorded as code 499)
 //	model_predictions_total{class}                       counter, at most Config.MaxClasses classes, then "other"
 //	model_request_rows                                   histogram of input rows per inference request
 //	process_threads                                      gauge (OS threads; Go's process collector has none)
@@ -30,12 +30,23 @@
 // /v1/models/:name[...], the custom predict path, ...); any other path is
 // "other". Inference routes (POST /predict, /invocations,
 // /v1/models/:name:predict, the custom predict path) have their request rows
-// and returned classes counted; their answers are buffered (up to 16 MiB,
-// then streamed without class counting).
+// and returned classes counted, for JSON answers within Config.MaxBody.
+//
+// The upstream client is net/http's Transport (see upstream.go for why and
+// what it guarantees). Limits: at most Config.MaxInFlight forwarded
+// requests at once (checked before the body is read; 503 with Retry-After),
+// Config.BodyTimeout to receive a body (408), Config.MaxBody bytes (413),
+// request buffers that grow with bytes actually read. Answers with a known
+// length up to the buffer limit are read whole before they are sent (a
+// broken upstream still gets a clean 502); chunked answers and event
+// streams are passed on and flushed as they arrive.
 //
 // refused covers every failure to connect (connection refused, DNS, TLS
 // handshake); bad_response a connection broken before a complete answer or
 // an unparsable one. An upstream 5xx is an answer, passed through unchanged.
+// Errors the exporter writes itself use the upstream protocol's shape
+// (MLflow {"error_code","message"}, TF Serving and custom {"error"}) with an
+// extra "cause" field, and never carry internal addresses (those are logged).
 package exporter
 
 import (
