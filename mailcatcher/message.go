@@ -28,9 +28,11 @@ type Message struct {
 	Subject string `json:"subject"`
 	// Date is the Date header in RFC 3339 ("" when missing or malformed).
 	Date string `json:"date"`
-	// Text is the plain-text body: the text/plain part, or the HTML part with tags stripped.
+	// Text is the plain-text body: the text/plain part, or the HTML part with
+	// tags stripped. Lists cut it at PreviewBytes (see Truncated).
 	Text string `json:"text"`
-	// HTML is the text/html part, when there is one.
+	// HTML is the text/html part, when there is one. Lists cut it at
+	// PreviewBytes (see Truncated).
 	HTML string `json:"html,omitempty"`
 	// ReceivedAt is when the catcher accepted the message.
 	ReceivedAt time.Time `json:"received_at"`
