@@ -321,10 +321,10 @@ func newFakeProm(t *testing.T) *fakeProm {
 	mux.HandleFunc("/api/v1/alertmanagers", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprint(w, `{"status":"success","data":{"activeAlertmanagers":[{"url":"http://alertmanager:9093/api/v2/alerts"}],"droppedAlertmanagers":[]}}`)
 	})
-	mux.HandleFunc("/api/v1/query", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("/api/v1/status/runtimeinfo", func(w http.ResponseWriter, _ *http.Request) {
 		fp.mu.Lock()
 		defer fp.mu.Unlock()
-		fmt.Fprintf(w, `{"status":"success","data":{"resultType":"vector","result":[{"metric":{"__name__":"prometheus_config_last_reload_successful"},"value":[1700000000,"%g"]}]}}`, fp.reloadOK)
+		fmt.Fprintf(w, `{"status":"success","data":{"startTime":"2026-12-01T03:00:00Z","CWD":"/prometheus","reloadConfigSuccess":%v,"lastConfigTime":"2026-12-01T03:00:00Z","corruptionCount":0,"goroutineCount":40,"GOMAXPROCS":2,"GOGC":"","GODEBUG":"","storageRetention":"15d"}}`, fp.reloadOK == 1)
 	})
 	fp.srv = httptest.NewServer(mux)
 	t.Cleanup(fp.srv.Close)

@@ -132,28 +132,19 @@ func (p *Prom) Alertmanagers(ctx context.Context) ([]string, error) {
 }
 
 // ConfigLoaded reports whether Prometheus' last configuration (re)load
-// succeeded (prometheus_config_last_reload_successful): false means it still
-// runs an older configuration than the files on disk.
+// succeeded (reloadConfigSuccess of /api/v1/status/runtimeinfo, current at
+// once, unlike the scraped prometheus_config_last_reload_successful): false
+// means it still runs an older configuration than the files on disk.
 func (p *Prom) ConfigLoaded(ctx context.Context) (bool, error) {
 	a, err := p.API()
 	if err != nil {
 		return false, err
 	}
-	v, _, _, err := a.Query(ctx, "prometheus_config_last_reload_successful", time.Time{})
+	ri, err := a.Runtimeinfo(ctx)
 	if err != nil {
-		return false, fmt.Errorf("prometheus %s: %w", p.URL, err)
+		return false, fmt.Errorf("prometheus %s: runtime info: %w", p.URL, err)
 	}
-	vec, ok := v.(model.Vector)
-	if !ok || len(vec) == 0 {
-		// Not scraping itself: the metric is absent. Nothing says it failed.
-		return true, nil
-	}
-	for _, s := range vec {
-		if s.Value != 1 {
-			return false, nil
-		}
-	}
-	return true, nil
+	return ri.ReloadConfigSuccess, nil
 }
 
 // Reload asks Prometheus (or Alertmanager: same endpoint) to reload its

@@ -10,13 +10,13 @@
 #   5. asserts through the Prometheus HTTP API that every seed 000 dashboard
 #      query returns data, that `stackgen status --output json` reports every
 #      target up, and that the error-ratio alert fires,
-#   6. repair and refusal: a killed container is brought back by `up` (exit
+#   6. `stackgen down`, `stackgen up` again, and checks that Prometheus still
+#      has the samples from before,
+#   7. repair and refusal: a killed container is brought back by `up` (exit
 #      0); a bad alert template fails validate (exit 2); a rule Prometheus
 #      refuses fails up (exit 1) naming the cause, and status then exits 7;
 #      the fixed stack comes up again (exit 0, restarts before that up do not
 #      count); models a + a-exporter fail up (exit 2) with nothing started,
-#   7. `stackgen down`, `stackgen up` again, and checks that Prometheus still
-#      has the samples from before,
 #   8. always `stackgen down --volumes` on exit.
 # Every wait is a bounded readiness loop, never a bare sleep. The deploy
 # folder is a temporary directory: the repository is not touched.
@@ -220,6 +220,30 @@ while :; do
 done
 
 # ---------------------------------------------------------------------------
+T_BEFORE_DOWN=$(date +%s)
+log "stackgen down (keeps volumes), then up again"
+if "$SG" down -f "$STACK" -o "$DEPLOY"; then
+	pass "stackgen down"
+else
+	fail "stackgen down (exit $?)"
+fi
+if curl -fsS -m 2 "$PROM/-/ready" >/dev/null 2>&1; then
+	fail "Prometheus still answers after down"
+else
+	pass "Prometheus is gone after down"
+fi
+t0=$(date +%s)
+if "$SG" up -f "$STACK" -o "$DEPLOY" --timeout 4m; then
+	pass "stackgen up after down: ready in $(($(date +%s) - t0)) s"
+else
+	fatal "stackgen up after down (exit $?)"
+fi
+wait_query "samples from before down survive (requests counted at $T_BEFORE_DOWN)" \
+	"sum(http_requests_total{$J}) > 0" 30 "$T_BEFORE_DOWN"
+wait_query "earlier scrape history survives (up samples in the minute before down)" \
+	"count_over_time(up{$J}[1m]) > 1" 30 "$T_BEFORE_DOWN"
+
+# ---------------------------------------------------------------------------
 log "a killed container is repaired by up"
 docker kill offline-demo-exporter-1 >/dev/null 2>&1 || fail "docker kill offline-demo-exporter-1"
 out=$("$SG" up -f "$STACK" -o "$DEPLOY" --timeout 2m 2>&1)
@@ -270,7 +294,7 @@ rc=$?
 if [ "$rc" = 7 ] && grep -q 'refused its latest configuration' "$WORK/status.txt"; then
 	pass "status after the refused configuration: exit 7"
 else
-	fail "status after the refused configuration: exit $rc, want 7: $(cat "$WORK/status.txt")"
+	fail "status after the refused configuration: exit $rc (want 7, saying it refused its latest configuration): $(cat "$WORK/status.txt")"
 fi
 out=$("$SG" up -f "$STACK" -o "$DEPLOY" --timeout 2m 2>&1)
 rc=$?
@@ -302,28 +326,5 @@ else
 	fail "models a + a-exporter: up exit $rc (want 2), $n container(s): $out"
 fi
 
-# ---------------------------------------------------------------------------
-T_BEFORE_DOWN=$(date +%s)
-log "stackgen down (keeps volumes), then up again"
-if "$SG" down -f "$STACK" -o "$DEPLOY"; then
-	pass "stackgen down"
-else
-	fail "stackgen down (exit $?)"
-fi
-if curl -fsS -m 2 "$PROM/-/ready" >/dev/null 2>&1; then
-	fail "Prometheus still answers after down"
-else
-	pass "Prometheus is gone after down"
-fi
-t0=$(date +%s)
-if "$SG" up -f "$STACK" -o "$DEPLOY" --timeout 4m; then
-	pass "stackgen up after down: ready in $(($(date +%s) - t0)) s"
-else
-	fatal "stackgen up after down (exit $?)"
-fi
-wait_query "samples from before down survive (requests counted at $T_BEFORE_DOWN)" \
-	"sum(http_requests_total{$J}) > 0" 30 "$T_BEFORE_DOWN"
-wait_query "earlier scrape history survives (up samples in the minute before down)" \
-	"count_over_time(up{$J}[1m]) > 1" 30 "$T_BEFORE_DOWN"
 
 exit 0
