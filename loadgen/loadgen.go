@@ -5,9 +5,8 @@
 // behind fewer samples — no coordinated omission, as in wrk2 and vegeta).
 //
 // Latencies go to per-worker HDR histograms merged at the end; counters are
-// atomics; plain http:// targets use a small raw HTTP/1.1 keep-alive client
-// that writes pre-serialized requests, https targets a tuned net/http
-// Transport.
+// atomics; plain http:// targets use fasthttp (one keep-alive connection
+// per worker), https targets a tuned net/http Transport.
 package loadgen
 
 import (
@@ -18,9 +17,12 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // UserAgent is the User-Agent header of generated requests.
@@ -118,21 +120,30 @@ func (c *Config) normalize() (*url.URL, error) {
 	if c.URL == "" {
 		return nil, errors.New("no target URL")
 	}
+	if !strings.Contains(c.URL, "://") {
+		return nil, fmt.Errorf("target URL %q has no scheme: write http://%s (or https://)", c.URL, strings.TrimLeft(c.URL, "/"))
+	}
 	u, err := url.Parse(c.URL)
 	if err != nil {
 		return nil, fmt.Errorf("target URL: %w", err)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, fmt.Errorf("target URL %q: scheme must be http or https", c.URL)
+		return nil, fmt.Errorf("target URL %q: scheme must be http or https, got %q", c.URL, u.Scheme)
 	}
 	if u.Host == "" {
 		return nil, fmt.Errorf("target URL %q has no host", c.URL)
+	}
+	if err := checkHeaders(c.Headers); err != nil {
+		return nil, err
 	}
 	if c.Method == "" {
 		c.Method = http.MethodGet
 		if len(c.Body) > 0 {
 			c.Method = http.MethodPost
 		}
+	}
+	if !httpguts.ValidHeaderFieldName(c.Method) {
+		return nil, fmt.Errorf("method %q is not a valid HTTP token", c.Method)
 	}
 	if c.Concurrency <= 0 {
 		c.Concurrency = DefaultConcurrency
@@ -175,6 +186,23 @@ func (c *Config) normalize() (*url.URL, error) {
 		return nil, fmt.Errorf("shape %s needs a duration (--duration)", shape)
 	}
 	return u, nil
+}
+
+// checkHeaders refuses header names that are not HTTP tokens and values
+// with CR, LF or other control characters: sent as they are, they would
+// split the request (header injection).
+func checkHeaders(h http.Header) error {
+	for k, vs := range h {
+		if !httpguts.ValidHeaderFieldName(k) {
+			return fmt.Errorf("header name %q is not a valid HTTP token", k)
+		}
+		for _, v := range vs {
+			if !httpguts.ValidHeaderFieldValue(v) {
+				return fmt.Errorf("header %s: value %q contains CR, LF or another control character; give one line per header", k, v)
+			}
+		}
+	}
+	return nil
 }
 
 // invalidAt reports whether request i carries the invalid payload.
@@ -356,7 +384,7 @@ func (r *run) send(sess session, sh *shard, i int64, intended time.Time) bool {
 		kind = errorKind(err)
 		status = 0
 	}
-	sh.record(end.Sub(intended), end.Sub(sent), status, kind)
+	sh.record(end.Sub(intended), end.Sub(sent), status, kind, err)
 	r.completed.Add(1)
 	if err != nil || status >= 400 {
 		r.failed.Add(1)
@@ -445,7 +473,7 @@ func (r *run) result(u *url.URL, elapsed time.Duration, interrupted bool) *Resul
 	shards := append([]*shard(nil), r.shards...)
 	workers := len(r.sessions)
 	r.mu.Unlock()
-	lat, svc, status, transport := merge(shards, r.sched != nil)
+	lat, svc, status, transport, samples := merge(shards, r.sched != nil)
 	res := &Result{
 		Target:          u.String(),
 		Mode:            "closed",
@@ -470,6 +498,9 @@ func (r *run) result(u *url.URL, elapsed time.Duration, interrupted bool) *Resul
 	}
 	for k, v := range transport {
 		res.TransportErrors[k] = v
+	}
+	if len(samples) > 0 {
+		res.ErrorSamples = samples
 	}
 	if r.sched != nil {
 		res.Mode = "open"

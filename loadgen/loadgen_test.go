@@ -10,7 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
-	"sync"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -279,11 +279,7 @@ func TestTransportErrors(t *testing.T) {
 		}
 	}))
 	defer slow.Close()
-	garbage := rawServer(t, func(c net.Conn) {
-		readRequest(c)
-		c.Write([]byte("NOT HTTP AT ALL\r\n\r\n"))
-		c.Close()
-	})
+	garbage, _ := rawServer(t, replyAll("NOT HTTP AT ALL\r\n\r\n", false))
 
 	cases := []struct {
 		name, url, kind string
@@ -311,9 +307,6 @@ func TestTransportErrors(t *testing.T) {
 					t.Fatalf("requests=%d errors=%d successes=%d, want 6/6/0", res.Requests, res.Errors, res.Successes)
 				}
 				want := tc.kind
-				if std && tc.kind == KindProtocol {
-					want = KindOther // net/http reports malformed responses as plain errors
-				}
 				if res.TransportErrors[want] != 6 {
 					t.Errorf("transport errors %v, want 6 × %s", res.TransportErrors, want)
 				}
@@ -477,159 +470,70 @@ func TestInterrupt(t *testing.T) {
 	}
 }
 
-// rawServer serves each accepted connection with handle and returns its URL.
-func rawServer(t *testing.T, handle func(net.Conn)) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() { defer wg.Done(); defer c.Close(); handle(c) }()
-		}
-	}()
-	return "http://" + ln.Addr().String() + "/predict"
-}
-
-// readRequest reads one request (head and Content-Length body) from c.
-func readRequest(c net.Conn) bool {
-	br := newBufReader(c, 4096)
-	return readRequestFrom(br)
-}
-
-func readRequestFrom(br *bufReader) bool {
-	var n int64
-	for {
-		line, err := br.readLine()
-		if err != nil {
-			return false
-		}
-		if len(line) == 0 {
-			break
-		}
-		if k, v, ok := bytes.Cut(line, []byte(":")); ok && equalFold(k, "content-length") {
-			n, _ = strconv.ParseInt(string(bytes.TrimSpace(v)), 10, 64)
-		}
-	}
-	return br.discard(n) == nil
-}
-
-// TestFastClientFraming covers the response framings the raw client parses.
-func TestFastClientFraming(t *testing.T) {
-	cases := []struct {
-		name     string
-		response string
-		reuse    bool // the connection stays open for the next request
-	}{
-		{"content-length", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", true},
-		{"lowercase headers", "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: keep-alive\r\n\r\nhi", true},
-		{"chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n3\r\nabc\r\n0\r\nTrailer: x\r\n\r\n", true},
-		{"empty 204", "HTTP/1.1 204 No Content\r\n\r\n", true},
-		{"100 continue first", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", true},
-		{"connection close", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok", false},
-		{"http/1.0 until close", "HTTP/1.0 200 OK\r\n\r\nbody until close", false},
-		{"no status text", "HTTP/1.1 500\r\nContent-Length: 0\r\n\r\n", true},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			var conns atomic.Int64
-			url := rawServer(t, func(c net.Conn) {
-				conns.Add(1)
-				br := newBufReader(c, 4096)
-				for readRequestFrom(br) {
-					if _, err := c.Write([]byte(tc.response)); err != nil {
-						return
-					}
-					if !tc.reuse {
-						return
-					}
-				}
-			})
-			cfg := baseConfig(url)
-			cfg.Requests, cfg.Concurrency = 20, 1
-			res, err := Run(context.Background(), cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if res.Requests != 20 || res.Errors != 0 && tc.name != "no status text" {
-				t.Fatalf("requests=%d errors=%d transport=%v", res.Requests, res.Errors, res.TransportErrors)
-			}
-			if len(res.TransportErrors) != 0 {
-				t.Fatalf("transport errors %v", res.TransportErrors)
-			}
-			wantConns := int64(1)
-			if !tc.reuse {
-				wantConns = 20
-			}
-			if conns.Load() != wantConns {
-				t.Errorf("%d connections, want %d", conns.Load(), wantConns)
-			}
-		})
-	}
-}
-
-// TestStaleKeepAlive: a server that closes idle connections between requests
-// must not produce errors; the raw client retries on a fresh connection.
-func TestStaleKeepAlive(t *testing.T) {
-	var served atomic.Int64
-	url := rawServer(t, func(c net.Conn) {
-		br := newBufReader(c, 4096)
-		for readRequestFrom(br) {
-			served.Add(1)
-			c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
-			// Close after each response without saying so, as an idle
-			// timeout would: the client believes the connection is reusable.
-			return
-		}
-	})
-	cfg := baseConfig(url)
-	cfg.Requests, cfg.Concurrency, cfg.Rate = 10, 1, 50 // idle gaps between requests
-	res, err := Run(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Successes != 10 || res.Errors != 0 {
-		t.Errorf("successes=%d errors=%d transport=%v, want 10/0", res.Successes, res.Errors, res.TransportErrors)
-	}
-	if served.Load() != 10 {
-		t.Errorf("server answered %d requests, want 10", served.Load())
-	}
-}
-
+// TestConfigErrors: bad configurations fail before any connection is made,
+// with a message naming the problem; the valid row is the negative control.
 func TestConfigErrors(t *testing.T) {
+	var c counter
+	var conns atomic.Int64
+	srv := httptest.NewUnstartedServer(c.handler(nil))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	hostPort := strings.TrimPrefix(srv.URL, "http://")
 	cases := []struct {
 		name string
 		mod  func(*Config)
+		want string // in the error; "" for the valid control
 	}{
-		{"no url", func(c *Config) { c.URL = "" }},
-		{"bad scheme", func(c *Config) { c.URL = "ftp://x" }},
-		{"no host", func(c *Config) { c.URL = "http://" }},
-		{"ratio", func(c *Config) { c.ErrorRatio = 1.5 }},
-		{"ratio without invalid body", func(c *Config) { c.ErrorRatio = 0.5; c.InvalidBody = nil }},
-		{"shape without rate", func(c *Config) { c.Shape = ShapeSpike; c.Duration = time.Second }},
-		{"shape without duration", func(c *Config) { c.Shape = ShapeRamp; c.Rate = 10 }},
-		{"unknown shape", func(c *Config) { c.Shape = "square"; c.Rate = 10 }},
-		{"negative rate", func(c *Config) { c.Rate = -1 }},
-		{"unbounded", func(c *Config) { c.Requests = 0 }},
+		{"valid control", func(c *Config) { c.Headers = http.Header{"X-A": {"a b; c=d"}} }, ""},
+		{"no url", func(c *Config) { c.URL = "" }, "no target URL"},
+		{"bad scheme", func(c *Config) { c.URL = "ftp://x" }, "scheme must be http or https"},
+		{"no scheme", func(c *Config) { c.URL = hostPort + "/predict" }, "has no scheme: write http://" + hostPort + "/predict"},
+		{"no scheme localhost", func(c *Config) { c.URL = "localhost:8000" }, "write http://localhost:8000"},
+		{"header value with CRLF", func(c *Config) { c.Headers = http.Header{"X-A": {"a\r\nX-Injected: 1"}} }, "X-A: value"},
+		{"header value with LF", func(c *Config) { c.Headers = http.Header{"X-A": {"a\nb"}} }, "contains CR, LF"},
+		{"header value with CR", func(c *Config) { c.Headers = http.Header{"X-A": {"a\rb"}} }, "contains CR, LF"},
+		{"header name with space", func(c *Config) { c.Headers = http.Header{"X A": {"a"}} }, "not a valid HTTP token"},
+		{"header name with CRLF", func(c *Config) { c.Headers = http.Header{"X\r\nA": {"a"}} }, "not a valid HTTP token"},
+		{"bad method", func(c *Config) { c.Method = "GET /x" }, "method"},
+		{"no host", func(c *Config) { c.URL = "http://" }, "no host"},
+		{"ratio", func(c *Config) { c.ErrorRatio = 1.5 }, "error ratio"},
+		{"ratio without invalid body", func(c *Config) { c.ErrorRatio = 0.5; c.InvalidBody = nil }, "invalid payload"},
+		{"shape without rate", func(c *Config) { c.Shape = ShapeSpike; c.Duration = time.Second }, "rate"},
+		{"shape without duration", func(c *Config) { c.Shape = ShapeRamp; c.Rate = 10 }, "duration"},
+		{"unknown shape", func(c *Config) { c.Shape = "square"; c.Rate = 10 }, "square"},
+		{"negative rate", func(c *Config) { c.Rate = -1 }, "rate"},
+		{"unbounded", func(c *Config) { c.Requests = 0 }, "unbounded"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := baseConfig("http://127.0.0.1:1/")
-			cfg.Requests = 1
-			tc.mod(&cfg)
-			if _, err := Run(context.Background(), cfg); err == nil {
-				t.Error("want an error")
-			}
+			clients(t, func(t *testing.T, std bool) {
+				before := c.total.Load()
+				conns.Store(0)
+				cfg := baseConfig(srv.URL + "/predict")
+				cfg.Requests, cfg.StdClient = 1, std
+				tc.mod(&cfg)
+				res, err := Run(context.Background(), cfg)
+				if tc.want == "" {
+					if err != nil || res.Successes != 1 || c.total.Load() != before+1 {
+						t.Fatalf("valid config: err=%v result=%+v", err, res)
+					}
+					return
+				}
+				if err == nil {
+					t.Fatalf("want an error containing %q", tc.want)
+				}
+				if !strings.Contains(err.Error(), tc.want) {
+					t.Errorf("error %q does not contain %q", err, tc.want)
+				}
+				if conns.Load() != 0 || c.total.Load() != before {
+					t.Errorf("%d connections, %d requests made despite the error", conns.Load(), c.total.Load()-before)
+				}
+			})
 		})
 	}
 }

@@ -2,10 +2,7 @@
 
 package loadgen
 
-import (
-	"fmt"
-	"net"
-)
+import "net"
 
 // rawIO reads and writes through net.Conn on platforms without raw access.
 type rawIO struct {
@@ -14,12 +11,7 @@ type rawIO struct {
 
 func newRawIO(conn net.Conn) *rawIO { return &rawIO{conn: conn} }
 
-func (r *rawIO) send(req []byte) error {
-	if _, err := r.conn.Write(req); err != nil {
-		return fmt.Errorf("write request: %w", err)
-	}
-	return nil
-}
+func (r *rawIO) write(b []byte) (int, error) { return r.conn.Write(b) }
 
 // Read implements io.Reader.
 func (r *rawIO) Read(p []byte) (int, error) { return r.conn.Read(p) }

@@ -18,7 +18,8 @@ import (
 type rawIO struct {
 	rc      syscall.RawConn
 	conn    net.Conn
-	pending []byte // request to write before the next read
+	pending []byte // request bytes to write before the next read
+	buf     []byte // backing store of pending
 }
 
 func newRawIO(conn net.Conn) *rawIO {
@@ -33,17 +34,15 @@ func newRawIO(conn net.Conn) *rawIO {
 	return &rawIO{rc: rc, conn: conn}
 }
 
-// send arranges for req to be written by the next Read, or writes it now
-// when the connection has no raw access.
-func (r *rawIO) send(req []byte) error {
+// write queues b (copied: the caller may reuse it) to be written by the next
+// Read, or writes it now when the connection has no raw access.
+func (r *rawIO) write(b []byte) (int, error) {
 	if r.rc == nil {
-		if _, err := r.conn.Write(req); err != nil {
-			return fmt.Errorf("write request: %w", err)
-		}
-		return nil
+		return r.conn.Write(b)
 	}
-	r.pending = req
-	return nil
+	r.buf = append(r.buf, b...)
+	r.pending = r.buf
+	return len(b), nil
 }
 
 // Read implements io.Reader.
@@ -61,7 +60,7 @@ func (r *rawIO) Read(p []byte) (int, error) {
 				rerr = err
 				return true // finish (or fail) the write outside the poller
 			}
-			r.pending = nil
+			r.pending, r.buf = nil, r.buf[:0]
 			return false // the response cannot be there yet: wait for it
 		}
 		for {
@@ -80,12 +79,11 @@ func (r *rawIO) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	if r.pending != nil { // partial write: the socket buffer is full
+		rest := r.pending
+		r.pending, r.buf = nil, r.buf[:0]
 		if rerr != nil {
-			r.pending = nil
 			return 0, fmt.Errorf("write request: %w", rerr)
 		}
-		rest := r.pending
-		r.pending = nil
 		if _, err := r.conn.Write(rest); err != nil {
 			return 0, fmt.Errorf("write request: %w", err)
 		}

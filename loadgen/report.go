@@ -60,6 +60,11 @@ func (r *Result) WriteText(w io.Writer) error {
 			parts = append(parts, fmt.Sprintf("%s×%d", k, r.TransportErrors[k]))
 		}
 		fmt.Fprintf(&b, "Transport:  %s\n", strings.Join(parts, "  "))
+		for _, k := range kinds {
+			if msg := r.ErrorSamples[k]; msg != "" {
+				fmt.Fprintf(&b, "  %s: %s\n", k, msg)
+			}
+		}
 	}
 	l := r.Latency
 	what := "Latency"

@@ -35,11 +35,12 @@ type shard struct {
 	service   *hdr.Histogram // from actual send time; open loop only
 	status    map[int]int64
 	transport map[string]int64
-	_         [64]byte // keep shards on separate cache lines
+	samples   map[string]string // first error message of each transport error kind
+	_         [64]byte          // keep shards on separate cache lines
 }
 
 func newShard(openLoop bool) *shard {
-	s := &shard{latency: newHist(), status: map[int]int64{}, transport: map[string]int64{}}
+	s := &shard{latency: newHist(), status: map[int]int64{}, transport: map[string]int64{}, samples: map[string]string{}}
 	if openLoop {
 		s.service = newHist()
 	}
@@ -57,11 +58,21 @@ func toMicros(d time.Duration) int64 {
 	return us
 }
 
-// record adds one response (status > 0) or transport error.
-func (s *shard) record(latency, service time.Duration, status int, kind string) {
+// maxSample bounds the length of a sampled error message.
+const maxSample = 300
+
+// record adds one response (status > 0) or transport error (err, of kind).
+func (s *shard) record(latency, service time.Duration, status int, kind string, err error) {
 	s.mu.Lock()
 	if kind != "" {
 		s.transport[kind]++
+		if _, ok := s.samples[kind]; !ok && err != nil {
+			msg := err.Error()
+			if len(msg) > maxSample {
+				msg = msg[:maxSample] + "…"
+			}
+			s.samples[kind] = msg
+		}
 	} else {
 		s.status[status]++
 		_ = s.latency.RecordValue(toMicros(latency))
@@ -86,17 +97,17 @@ const (
 
 // errorKind classifies a transport error.
 func errorKind(err error) string {
-	var ne net.Error
 	var dns *net.DNSError
 	var rec tls.RecordHeaderError
 	var cve *tls.CertificateVerificationError
+	var te interface{ Timeout() bool }
 	switch {
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, syscall.ETIMEDOUT):
 		return KindTimeout
+	case errors.As(err, &te) && te.Timeout(): // net.Error, fasthttp.ErrTimeout
+		return KindTimeout
 	case errors.As(err, &dns):
 		return KindDNS
-	case errors.As(err, &ne) && ne.Timeout():
-		return KindTimeout
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return KindRefused
 	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
@@ -105,7 +116,7 @@ func errorKind(err error) string {
 		return KindClosed
 	case errors.Is(err, errProtocol):
 		return KindProtocol
-	case errors.As(err, &rec), errors.As(err, &cve):
+	case errors.As(err, &rec), errors.As(err, &cve), errors.Is(err, errTLS):
 		return KindTLS
 	}
 	return KindOther
@@ -185,6 +196,9 @@ type Result struct {
 	StatusCodes map[string]int64 `json:"status_codes"`
 	// TransportErrors counts requests that got no response, by kind.
 	TransportErrors map[string]int64 `json:"transport_errors"`
+	// ErrorSamples holds one error message for each kind in TransportErrors,
+	// so a summary says why requests failed, not only how many.
+	ErrorSamples map[string]string `json:"error_samples,omitempty"`
 	// Latency summarizes response latency in milliseconds. In open loop it is
 	// measured from each request's intended send time (no coordinated omission).
 	Latency Latency `json:"latency_ms"`
@@ -204,13 +218,14 @@ func (r *Result) Histogram() *hdr.Histogram { return r.hist }
 func (r *Result) StatusCount(code int) int64 { return r.StatusCodes[strconv.Itoa(code)] }
 
 // merge combines shards into a Result's counters and histograms.
-func merge(shards []*shard, openLoop bool) (lat, svc *hdr.Histogram, status map[int]int64, transport map[string]int64) {
+func merge(shards []*shard, openLoop bool) (lat, svc *hdr.Histogram, status map[int]int64, transport map[string]int64, samples map[string]string) {
 	lat = newHist()
 	if openLoop {
 		svc = newHist()
 	}
 	status = map[int]int64{}
 	transport = map[string]int64{}
+	samples = map[string]string{}
 	for _, s := range shards {
 		s.mu.Lock()
 		lat.Merge(s.latency)
@@ -223,9 +238,14 @@ func merge(shards []*shard, openLoop bool) (lat, svc *hdr.Histogram, status map[
 		for k, v := range s.transport {
 			transport[k] += v
 		}
+		for k, v := range s.samples {
+			if _, ok := samples[k]; !ok {
+				samples[k] = v
+			}
+		}
 		s.mu.Unlock()
 	}
-	return lat, svc, status, transport
+	return lat, svc, status, transport, samples
 }
 
 // p99 returns the 99th percentile in milliseconds over all shards so far.
