@@ -163,13 +163,9 @@ func decodeMLflowJSON(body []byte) (map[string]any, error) {
 }
 
 // jsonDecodeError is MLflow's answer to a body json.loads refuses.
-func jsonDecodeError(body []byte, err error) error {
-	pos := len(body) // unexpected end
-	var se *json.SyntaxError
-	if errors.As(err, &se) && !strings.Contains(se.Error(), "unexpected end") {
-		pos = int(se.Offset) - 1 // Go counts the offending byte
-	}
-	return invalidJSON(body, "Expecting value", max(0, min(pos, len(body))))
+func jsonDecodeError(body []byte, _ error) error {
+	what, pos := pyJSONProblem(body)
+	return invalidJSON(body, what, pos)
 }
 
 func invalidJSON(body []byte, what string, pos int) error {

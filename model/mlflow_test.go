@@ -285,3 +285,37 @@ func TestFrameRepr(t *testing.T) {
 		}
 	})
 }
+
+// TestPyJSONProblem checks the JSON error texts against what Python 3's
+// json.loads says for the same documents.
+func TestPyJSONProblem(t *testing.T) {
+	for _, tc := range []struct{ body, want string }{
+		{``, "Expecting value: line 1 column 1 (char 0)"},
+		{`x`, "Expecting value: line 1 column 1 (char 0)"},
+		{`{`, "Expecting property name enclosed in double quotes: line 1 column 2 (char 1)"},
+		{`{1:2}`, "Expecting property name enclosed in double quotes: line 1 column 2 (char 1)"},
+		{`{"a"`, "Expecting ':' delimiter: line 1 column 5 (char 4)"},
+		{`{"a" 1}`, "Expecting ':' delimiter: line 1 column 6 (char 5)"},
+		{`{"a":}`, "Expecting value: line 1 column 6 (char 5)"},
+		{`{"a":`, "Expecting value: line 1 column 6 (char 5)"},
+		{`{"a":1 "b":2}`, "Expecting ',' delimiter: line 1 column 8 (char 7)"},
+		{`{"a":1,`, "Expecting property name enclosed in double quotes: line 1 column 8 (char 7)"},
+		{`{"a":1,}`, "Expecting property name enclosed in double quotes: line 1 column 8 (char 7)"},
+		{`[1,2`, "Expecting ',' delimiter: line 1 column 5 (char 4)"},
+		{`[1 2]`, "Expecting ',' delimiter: line 1 column 4 (char 3)"},
+		{`[1,]`, "Expecting value: line 1 column 4 (char 3)"},
+		{`[1,`, "Expecting value: line 1 column 4 (char 3)"},
+		{`[-`, "Expecting value: line 1 column 2 (char 1)"},
+		{`{"a`, "Unterminated string starting at: line 1 column 2 (char 1)"},
+		{"[\"a\nb\"]", "Invalid control character at: line 1 column 4 (char 3)"},
+		{"{\"instances\":\n[[1,2]", "Expecting ',' delimiter: line 2 column 7 (char 20)"},
+		{`{} x`, "Extra data: line 1 column 4 (char 3)"},
+		{`"é`, "Unterminated string starting at: line 1 column 1 (char 0)"},
+		{`["é" x]`, "Expecting ',' delimiter: line 1 column 6 (char 5)"},
+	} {
+		_, err := ParseMLflowJSON(tinyModel(), []byte(tc.body))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: %v\nwant %s", tc.body, err, tc.want)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -244,4 +245,126 @@ func pyJSONDecodeError(body []byte, what string, pos int) string {
 		col = char - utf8.RuneCountInString(before[:i])
 	}
 	return fmt.Sprintf("%s: line %d column %d (char %d)", what, line, col, char)
+}
+
+// pyJSONProblem finds where and how Python's json.loads refuses body (which
+// Go's decoder refused): it walks the tokens, tracking what Python's
+// scanner expects next, and names the problem as Python does ("Expecting
+// value", "Expecting ',' delimiter", "Expecting ':' delimiter", "Expecting
+// property name enclosed in double quotes", "Unterminated string starting
+// at", "Invalid control character at"), with the byte position.
+func pyJSONProblem(body []byte) (what string, pos int) {
+	const (
+		wantValue = iota // a value (top level, after '[', ',' in an array, ':')
+		wantKey          // a property name (after '{' or ',' in an object)
+		wantColon        // ':' after a property name
+		wantComma        // ',' or the end of the container
+		done             // the top-level value is complete
+	)
+	type level struct {
+		obj   bool
+		state int
+	}
+	stack := []level{{state: wantValue}}
+	top := func() *level { return &stack[len(stack)-1] }
+	afterValue := func() {
+		if len(stack) == 1 {
+			top().state = done
+		} else {
+			top().state = wantComma
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	for {
+		t, err := dec.Token()
+		if err != nil {
+			p := int(dec.InputOffset())
+			var se *json.SyntaxError
+			if errors.As(err, &se) && !strings.Contains(se.Error(), "unexpected end") {
+				p = offendingByte(body, se)
+				if strings.Contains(se.Error(), "in string literal") {
+					return "Invalid control character at", p
+				}
+			} else {
+				// at the end: skip what the scanner had consumed
+				for p < len(body) && strings.IndexByte(" \t\r\n,:", body[p]) >= 0 {
+					p++
+				}
+				if p < len(body) && body[p] == '"' {
+					return "Unterminated string starting at", p
+				}
+				if p < len(body) {
+					// a cut literal or number: Python fails at its start
+					return "Expecting value", p
+				}
+			}
+			p = max(0, min(p, len(body)))
+			// Go consumes ':' and ',' with the token after them.
+			prev := bytes.TrimRight(body[:p], " \t\r\n")
+			switch {
+			case len(prev) > 0 && prev[len(prev)-1] == ':':
+				return "Expecting value", p
+			case len(prev) > 0 && prev[len(prev)-1] == ',' && top().obj:
+				return "Expecting property name enclosed in double quotes", p
+			case len(prev) > 0 && prev[len(prev)-1] == ',':
+				return "Expecting value", p
+			}
+			switch top().state {
+			case wantKey:
+				return "Expecting property name enclosed in double quotes", p
+			case wantColon:
+				return "Expecting ':' delimiter", p
+			case wantComma:
+				return "Expecting ',' delimiter", p
+			case done:
+				return "Extra data", p
+			}
+			return "Expecting value", p
+		}
+		switch t {
+		case json.Delim('{'):
+			stack = append(stack, level{obj: true, state: wantKey})
+			continue
+		case json.Delim('['):
+			stack = append(stack, level{state: wantValue})
+			continue
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+			afterValue()
+			continue
+		}
+		if l := top(); l.obj && l.state == wantKey {
+			l.state = wantColon
+			continue
+		}
+		afterValue()
+	}
+}
+
+// offendingByte is the position of the byte a Go JSON syntax error names
+// ("invalid character 'x' ..."). Go reports some errors at the offset before
+// the byte (and whitespace) and others just after it.
+func offendingByte(body []byte, se *json.SyntaxError) int {
+	p := int(se.Offset)
+	for q := p; q < len(body); q++ {
+		if strings.Contains(se.Error(), "invalid character "+goQuoteChar(body[q])) {
+			return q
+		}
+		if strings.IndexByte(" \t\r\n", body[q]) < 0 {
+			break
+		}
+	}
+	return max(0, p-1)
+}
+
+// goQuoteChar quotes a byte as encoding/json's messages do.
+func goQuoteChar(c byte) string {
+	switch c {
+	case '\'':
+		return `'\''`
+	case '"':
+		return `'"'`
+	}
+	s := strconv.Quote(string(c))
+	return "'" + s[1:len(s)-1] + "'"
 }

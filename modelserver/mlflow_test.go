@@ -124,7 +124,7 @@ func TestMLflowParity(t *testing.T) {
 		{name: "string that is no number", path: "/invocations", ct: jsonCT, body: string(invalidBody), status: 400, wantCT: jsonCT,
 			exact: `{"error_code": "BAD_REQUEST", "message": "Invalid input. could not convert string to float: 'not-a-number'"}`},
 		{name: "invalid json", path: "/invocations", ct: jsonCT, body: `{`, status: 400, wantCT: jsonCT,
-			exact: `{"error_code": "BAD_REQUEST", "message": "Invalid input. Ensure that input is a valid JSON formatted string. Error: 'JSONDecodeError('Expecting value: line 1 column 2 (char 1)')'\nInput: \nb'{'\n"}`},
+			exact: `{"error_code": "BAD_REQUEST", "message": "Invalid input. Ensure that input is a valid JSON formatted string. Error: 'JSONDecodeError('Expecting property name enclosed in double quotes: line 1 column 2 (char 1)')'\nInput: \nb'{'\n"}`},
 		{name: "csv body as json", path: "/invocations", ct: jsonCT, body: example(t, "csv"), status: 400, has: []string{badReq + "Invalid input. Ensure that input is a valid JSON"}},
 		{name: "no format key", path: "/invocations", ct: jsonCT, body: `{"data":[[1]]}`, status: 400,
 			has: []string{badReq + "The input must be a JSON dictionary with exactly one of the input fields", "Received dictionary with input fields: []. IMPORTANT"}},
