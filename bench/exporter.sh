@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
-# Benchmark of `stackgen exporter` against a fast upstream, on one machine.
-#
-# Prints, from one run with alternating rounds (so drift hits all alike):
+# Benchmark of `stackgen exporter` against a fast upstream, on one machine,
+# beside the peers a user would otherwise run:
 #   direct    wrk -> bench upstream (POST /invocations)
 #   exporter  wrk -> stackgen exporter (POST /predict) -> bench upstream
-#   flask     wrk -> seed-style Flask exporter (POST /predict) -> bench upstream
-#             (only when python3 with flask, prometheus_client and requests is
-#             available and a flask_exporter.py is found; see FLASK_EXPORTER)
-# and then the p99 latency the exporter adds at a fixed 1,000 req/s, measured
-# open-loop by bench/openloop (wrk2 is not packaged).
+#   nginx     wrk -> nginx keep-alive reverse proxy (/predict -> /invocations)
+#             (Debian nginx-light; skipped with a note when absent)
+#   flask     wrk -> the seeds' Flask exporter (POST /predict) -> bench upstream
+#             (when python3 with flask, prometheus_client and requests and
+#             FLASK_EXPORTER are available; skipped with a note otherwise)
+# The peers alternate within every round so drift hits all alike; medians of
+# ROUNDS rounds and per-round ratios to direct are printed, with the CPU time
+# per request of each proxy process. Then the p99 latency added at a fixed
+# RATE req/s, open loop (bench/openloop; wrk2 is not packaged), for the
+# exporter and nginx.
 #
 # Usage: bench/exporter.sh            (from the repository root)
 # Environment: ROUNDS (3), DURATION (5s), CONNS (16), THREADS (2), RATE (1000),
-#   FLASK_EXPORTER (default /work/shared/bench/flask_exporter.py), PYTHON
-#   (default /usr/bin/python3), SKIP_LATENCY=1 to skip the open-loop part.
+#   NGINX (nginx), FLASK_EXPORTER (default /work/shared/bench/flask_exporter.py),
+#   PYTHON (/usr/bin/python3), SKIP_LATENCY=1, ports UP_PORT EX_PORT NG_PORT FL_PORT.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -22,10 +26,12 @@ DURATION=${DURATION:-5s}
 CONNS=${CONNS:-16}
 THREADS=${THREADS:-2}
 RATE=${RATE:-1000}
+NGINX=${NGINX:-nginx}
 PYTHON=${PYTHON:-/usr/bin/python3}
 FLASK_EXPORTER=${FLASK_EXPORTER:-/work/shared/bench/flask_exporter.py}
 UP_PORT=${UP_PORT:-18480}
 EX_PORT=${EX_PORT:-18481}
+NG_PORT=${NG_PORT:-18483}
 FL_PORT=${FL_PORT:-18482}
 
 command -v wrk >/dev/null || { echo "wrk not found (apt-get install -y wrk)" >&2; exit 1; }
@@ -68,75 +74,110 @@ pids+=($ex_pid)
 wait_up "http://127.0.0.1:$UP_PORT/ping"
 wait_up "http://127.0.0.1:$EX_PORT/readyz"
 
-flask=""
+# nginx as a plain keep-alive reverse proxy, 2 workers (one per core here).
+ng_pids=""
+if command -v "$NGINX" >/dev/null; then
+	mkdir -p "$tmp/nginx"
+	cat >"$tmp/nginx/n.conf" <<CONF
+worker_processes 2;
+pid $tmp/nginx/nginx.pid;
+error_log $tmp/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $tmp/nginx/body;
+  proxy_temp_path $tmp/nginx/proxy;
+  upstream model { server 127.0.0.1:$UP_PORT; keepalive 64; }
+  server {
+    listen 127.0.0.1:$NG_PORT;
+    location = /predict {
+      proxy_pass http://model/invocations;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+CONF
+	"$NGINX" -e "$tmp/nginx/error.log" -c "$tmp/nginx/n.conf" -g 'daemon off;' &
+	pids+=($!)
+	for _ in $(seq 50); do [[ -s $tmp/nginx/nginx.pid ]] && break; sleep 0.1; done
+	sleep 0.3
+	ng_master=$(cat "$tmp/nginx/nginx.pid")
+	ng_pids=$(pgrep -P "$ng_master" | tr '\n' ' ')
+	curl -fs -o /dev/null -H 'Content-Type: application/json' -d '{"inputs":[[1]]}' "http://127.0.0.1:$NG_PORT/predict" ||
+		{ echo "nginx did not come up" >&2; exit 1; }
+else
+	echo "# note: nginx peer skipped ($NGINX not found; apt-get install -y nginx-light)"
+fi
+
+fl_pid=""
 if [[ -f $FLASK_EXPORTER ]] && "$PYTHON" -c 'import flask, prometheus_client, requests' 2>/dev/null; then
 	"$PYTHON" "$FLASK_EXPORTER" "$FL_PORT" "http://127.0.0.1:$UP_PORT/invocations" >"$tmp/flask.log" 2>&1 &
-	pids+=($!)
+	fl_pid=$!
+	pids+=($fl_pid)
 	wait_up "http://127.0.0.1:$FL_PORT/metrics"
-	flask=1
 else
 	echo "# note: Flask peer skipped (needs $FLASK_EXPORTER and $PYTHON with flask, prometheus_client, requests)"
 fi
 
-ticks() { awk '{print $14+$15}' "/proc/$1/stat"; } # utime+stime, clock ticks
 HZ=$(getconf CLK_TCK)
-# run URL PID... : runs wrk, sets RPS and CPU_US (CPU microseconds per
-# request of wrk and of each PID, space-separated).
+ticks() { # pids... -> summed utime+stime
+	local t=0 p
+	for p in "$@"; do t=$((t + $(awk '{print $14+$15}' "/proc/$p/stat"))); done
+	echo "$t"
+}
+# run URL PIDS : runs wrk; sets RPS and CPU (CPU µs per request of PIDS, the proxy).
 run() {
-	local url=$1 out reqs t0 w
-	shift
-	local -a before=()
-	for p in "$@"; do before+=("$(ticks "$p")"); done
-	TIMEFORMAT='%U %S'
-	{ time wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" -s "$tmp/post.lua" "$url" >"$tmp/wrk.out"; } 2>"$tmp/wrk.time"
-	RPS=$(awk '/Requests\/sec/ {print $2}' "$tmp/wrk.out")
+	local url=$1 pidlist=$2 b a reqs
+	b=$(ticks $pidlist)
+	wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" -s "$tmp/post.lua" "$url" >"$tmp/wrk.out"
+	a=$(ticks $pidlist)
+	RPS=$(awk '/Requests\/sec/ {printf "%.0f", $2}' "$tmp/wrk.out")
 	reqs=$(awk '/requests in/ {print $1}' "$tmp/wrk.out")
-	w=$(awk -v n="$reqs" '{printf "%.1f", ($1+$2)*1e6/n}' "$tmp/wrk.time")
-	CPU_US="$w"
-	local i=0
-	for p in "$@"; do
-		CPU_US+=" $(awk -v a="${before[$i]}" -v b="$(ticks "$p")" -v n="$reqs" -v hz="$HZ" 'BEGIN {printf "%.1f", (b-a)/hz*1e6/n}')"
-		i=$((i + 1))
-	done
+	CPU=$(awk -v a="$a" -v b="$b" -v n="$reqs" -v hz="$HZ" 'BEGIN {printf "%.1f", (a-b)/hz*1e6/n}')
+	if grep -q "Non-2xx" "$tmp/wrk.out"; then echo "# warning: non-2xx answers from $url" >&2; fi
 }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.3f", a/b}'; }
 
 echo "# $(date -u +%FT%TZ) $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); wrk -t$THREADS -c$CONNS -d$DURATION, $ROUNDS rounds"
-# Warm-up (connection pools, page cache, CPU frequency).
 wrk -t1 -c4 -d1s -s "$tmp/post.lua" "http://127.0.0.1:$EX_PORT/predict" >/dev/null
-d=() e=() f=() proj=()
+[[ -n $ng_pids ]] && wrk -t1 -c4 -d1s -s "$tmp/post.lua" "http://127.0.0.1:$NG_PORT/predict" >/dev/null
+d=() e=() n=() f=() re=() rn=() rf=() en=() ce=() cn=() cf=()
 for r in $(seq "$ROUNDS"); do
 	run "http://127.0.0.1:$UP_PORT/invocations" "$up_pid"
 	d+=("$RPS")
-	read -r dw du <<<"$CPU_US"
-	run "http://127.0.0.1:$EX_PORT/predict" "$up_pid" "$ex_pid"
-	e+=("$RPS")
-	read -r ew eu ee <<<"$CPU_US"
-	line="round $r: direct ${d[-1]} rps  exporter ${e[-1]} rps"
-	if [[ -n $flask ]]; then
-		run "http://127.0.0.1:$FL_PORT/predict"
-		f+=("$RPS")
-		line+="  flask ${f[-1]} rps"
+	line="round $r: direct $RPS"
+	run "http://127.0.0.1:$EX_PORT/predict" "$ex_pid"
+	e+=("$RPS") ce+=("$CPU") re+=("$(ratio "$RPS" "${d[-1]}")")
+	line+="  exporter $RPS (${re[-1]}, $CPU µs)"
+	if [[ -n $ng_pids ]]; then
+		run "http://127.0.0.1:$NG_PORT/predict" "$ng_pids"
+		n+=("$RPS") cn+=("$CPU") rn+=("$(ratio "$RPS" "${d[-1]}")") en+=("$(ratio "${e[-1]}" "$RPS")")
+		line+="  nginx $RPS (${rn[-1]}, $CPU µs)"
 	fi
-	# CPU time per request (µs) is far less sensitive to other load on the
-	# machine than rates; its ratio projects the rate ratio on an idle machine.
-	proj+=("$(awk -v a="$dw" -v b="$du" -v c="$ew" -v d="$eu" -v e="$ee" 'BEGIN {printf "%.1f", 100*(a+b)/(c+d+e)}')")
-	echo "$line   CPU µs/req: direct [wrk $dw, upstream $du]  exporter path [wrk $ew, upstream $eu, exporter $ee]  -> CPU-projected ratio ${proj[-1]}%"
+	if [[ -n $fl_pid ]]; then
+		run "http://127.0.0.1:$FL_PORT/predict" "$fl_pid"
+		f+=("$RPS") cf+=("$CPU") rf+=("$(ratio "$RPS" "${d[-1]}")")
+		line+="  flask $RPS (${rf[-1]}, $CPU µs)"
+	fi
+	echo "$line   [rps (ratio to direct, proxy CPU per request)]"
 done
-dm=$(printf '%s\n' "${d[@]}" | median)
-em=$(printf '%s\n' "${e[@]}" | median)
-echo "median direct rate:   $dm rps"
-echo "median exporter rate: $em rps  ($(awk -v e="$em" -v d="$dm" 'BEGIN {printf "%.1f%%", 100*e/d}') of direct; goal >= 40%)"
-if [[ -n $flask ]]; then
-	fm=$(printf '%s\n' "${f[@]}" | median)
-	echo "median flask rate:    $fm rps  (exporter is $(awk -v e="$em" -v f="$fm" 'BEGIN {printf "%.1f", e/f}')x flask; goal >= 30x)"
+med() { printf '%s\n' "$@" | median; }
+echo "median direct:   $(med "${d[@]}") rps"
+echo "median exporter: $(med "${e[@]}") rps, ratio to direct $(med "${re[@]}") (floor 0.40), proxy CPU $(med "${ce[@]}") µs/req"
+if [[ -n $ng_pids ]]; then
+	echo "median nginx:    $(med "${n[@]}") rps, ratio to direct $(med "${rn[@]}"), proxy CPU $(med "${cn[@]}") µs/req"
+	echo "exporter / nginx (per round, median): $(med "${en[@]}") (floor 0.75, goal 1.0)"
 fi
-ratios=$(for i in "${!d[@]}"; do awk -v e="${e[$i]}" -v d="${d[$i]}" 'BEGIN {printf "%.1f\n", 100*e/d}'; done)
-echo "CPU-projected exporter/direct (idle 2-core machine): median $(printf '%s\n' "${proj[@]}" | median)%"
-echo "per-round exporter/direct: $(echo $ratios | sed 's/ /%, /g')%  (median $(echo "$ratios" | median)%)"
+if [[ -n $fl_pid ]]; then
+	echo "median flask:    $(med "${f[@]}") rps, ratio to direct $(med "${rf[@]}"), proxy CPU $(med "${cf[@]}") µs/req"
+	echo "exporter / flask: $(awk -v e="$(med "${e[@]}")" -v f="$(med "${f[@]}")" 'BEGIN {printf "%.1f", e/f}')x (floor 30x)"
+fi
 
 if [[ ${SKIP_LATENCY:-} != 1 ]]; then
-	echo "# open-loop latency at $RATE req/s (bench/openloop; added = exporter p99 - direct p99)"
-	"$tmp/openloop" -rate "$RATE" -d "$DURATION" -rounds "$ROUNDS" \
-		"http://127.0.0.1:$UP_PORT/invocations" "http://127.0.0.1:$EX_PORT/predict"
+	echo "# open-loop latency at $RATE req/s (bench/openloop; added = proxy p99 - direct p99)"
+	urls=("http://127.0.0.1:$UP_PORT/invocations" "http://127.0.0.1:$EX_PORT/predict")
+	[[ -n $ng_pids ]] && urls+=("http://127.0.0.1:$NG_PORT/predict")
+	"$tmp/openloop" -rate "$RATE" -d "$DURATION" -rounds "$ROUNDS" "${urls[@]}"
 fi
