@@ -236,7 +236,7 @@ func (s *Stack) CheckSecrets(getenv func(string) string) Problems {
 		v.add(v.first("smtp.user", "smtp.host", "smtp"), "the mail server needs a password for user %q: export %s, or set smtp.password_file to a file holding it", m.User, EnvSMTPPassword)
 	}
 	if s.Grafana.IsEnabled() && getenv(EnvGrafanaAdminPassword) == "" {
-		v.add(v.first("grafana.admin_user", "grafana", "name"), "Grafana needs an admin password: export %s (it is handed to Grafana as a file, never written to deploy/), or set grafana.enabled: false", EnvGrafanaAdminPassword)
+		v.add(v.first("grafana.admin_user", "grafana"), "Grafana needs an admin password: export %s (it is handed to Grafana as a file, never written to deploy/), or set grafana.enabled: false", EnvGrafanaAdminPassword)
 	}
 	for i := range v.probs {
 		v.probs[i].File = s.File

@@ -89,6 +89,14 @@ smtp:
 			want: []string{"stack.yaml:5:1: stack.yaml holds one document; remove the '---' at line 5 or split the file"},
 		},
 		{
+			name: "a second document and a problem in the first",
+			src:  head + "prometheus:\n  port: 0\n---\nname: other\n",
+			want: []string{
+				"stack.yaml:6:3: prometheus.port: must be a port between 1 and 65535 (got 0); remove the line for the default 9090",
+				"stack.yaml:7:1: stack.yaml holds one document; remove the '---' at line 7 or split the file",
+			},
+		},
+		{
 			name: "a leading --- is one document (negative control)",
 			src:  "---\n" + head,
 		},
@@ -214,7 +222,7 @@ smtp:
 		{
 			name: "grafana password located at the document when grafana is not written",
 			src:  head,
-			want: []string{"stack.yaml:1:1: name: Grafana needs an admin password: export STACKGEN_GRAFANA_ADMIN_PASSWORD (it is handed to Grafana as a file, never written to deploy/), or set grafana.enabled: false"},
+			want: []string{"stack.yaml:1:1: grafana: Grafana needs an admin password: export STACKGEN_GRAFANA_ADMIN_PASSWORD (it is handed to Grafana as a file, never written to deploy/), or set grafana.enabled: false"},
 		},
 		{
 			name: "no Grafana, local mail: nothing needed (negative control)",

@@ -81,8 +81,10 @@ func Parse(data []byte, file string) (*Stack, error) {
 	if doc.Kind == yaml.DocumentNode && len(doc.Content) > 0 {
 		doc = doc.Content[0]
 	}
+	// A second document is reported with the first one's problems.
+	var probs Problems
 	if p, more := secondDocument(dec, data, file, doc.Line); more {
-		return nil, Problems{p}
+		probs = append(probs, p)
 	}
 	if doc.Kind != yaml.MappingNode {
 		return nil, Problems{{File: file, Line: doc.Line, Column: doc.Column, Message: "stack.yaml must be a mapping with at least name: and models: (run 'stackgen init' for a starter)"}}
@@ -90,7 +92,6 @@ func Parse(data []byte, file string) (*Stack, error) {
 	// The document itself is the fallback position of every field, so a
 	// missing top-level field is reported at its start.
 	pos := positions{"": {line: doc.Line, col: doc.Column}}
-	var probs Problems
 	walk(doc, reflect.TypeOf(Stack{}), "", pos, &probs, file, map[*yaml.Node]bool{})
 
 	var s Stack

@@ -273,7 +273,7 @@ func TestValidateRunsEveryCheck(t *testing.T) {
 			name:   "Grafana without its admin password",
 			stack:  demo,
 			code:   exitInvalid,
-			stderr: []string{"stack.yaml:1:1: name: Grafana needs an admin password: export STACKGEN_GRAFANA_ADMIN_PASSWORD"},
+			stderr: []string{"stack.yaml:1:1: grafana: Grafana needs an admin password: export STACKGEN_GRAFANA_ADMIN_PASSWORD"},
 		},
 		{
 			name:   "external SMTP without its password",
