@@ -123,7 +123,7 @@ func (c *fastClient) newSession() session {
 			}
 			nc, err := dialer.DialContext(c.ctx, "tcp", addr)
 			if err != nil {
-				return nil, fmt.Errorf("dial %s: %w", addr, err)
+				return nil, err // *net.OpError: "dial tcp ADDR: connect: ..."
 			}
 			cn := newConn(nc, c.cfg.Timeout, &s.aborted)
 			s.cur.Store(cn)

@@ -17,7 +17,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -117,21 +116,9 @@ func (c *Config) maxWorkers() int {
 
 // normalize fills defaults and checks the configuration.
 func (c *Config) normalize() (*url.URL, error) {
-	if c.URL == "" {
-		return nil, errors.New("no target URL")
-	}
-	if !strings.Contains(c.URL, "://") {
-		return nil, fmt.Errorf("target URL %q has no scheme: write http://%s (or https://)", c.URL, strings.TrimLeft(c.URL, "/"))
-	}
-	u, err := url.Parse(c.URL)
+	u, err := CheckURL(c.URL)
 	if err != nil {
-		return nil, fmt.Errorf("target URL: %w", err)
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, fmt.Errorf("target URL %q: scheme must be http or https, got %q", c.URL, u.Scheme)
-	}
-	if u.Host == "" {
-		return nil, fmt.Errorf("target URL %q has no host", c.URL)
+		return nil, err
 	}
 	if err := checkHeaders(c.Headers); err != nil {
 		return nil, err
@@ -186,23 +173,6 @@ func (c *Config) normalize() (*url.URL, error) {
 		return nil, fmt.Errorf("shape %s needs a duration (--duration)", shape)
 	}
 	return u, nil
-}
-
-// checkHeaders refuses header names that are not HTTP tokens and values
-// with CR, LF or other control characters: sent as they are, they would
-// split the request (header injection).
-func checkHeaders(h http.Header) error {
-	for k, vs := range h {
-		if !httpguts.ValidHeaderFieldName(k) {
-			return fmt.Errorf("header name %q is not a valid HTTP token", k)
-		}
-		for _, v := range vs {
-			if !httpguts.ValidHeaderFieldValue(v) {
-				return fmt.Errorf("header %s: value %q contains CR, LF or another control character; give one line per header", k, v)
-			}
-		}
-	}
-	return nil
 }
 
 // invalidAt reports whether request i carries the invalid payload.

@@ -42,6 +42,7 @@ type loadOpts struct {
 	timeout     time.Duration
 	maxWorkers  int
 	httpClient  string
+	headers     []string
 	insecure    bool
 	quiet       bool
 }
@@ -71,6 +72,10 @@ Shapes (open loop, need --rate and --duration):
   spike   R until 60% of the duration, then --spike-factor×R (default 8) until
           90%, then R again: a burst well above 3× the 15-minute average
 
+-H "Name: value" adds a request header (repeatable); values holding CR or LF
+are refused. https:// targets verify the server's certificate; --insecure
+skips that for a test server with a self-signed certificate.
+
 --error-ratio X sends the demo model's invalid payload for a fraction X of the
 requests, spread evenly, to exercise error-rate alerts.
 
@@ -79,6 +84,7 @@ summary so far. Exit status 1 when no request succeeded, 2 for bad flags.`,
 		Example: `  stackgen load --duration 1m -c 8
   stackgen load --rate 50 --duration 20m --shape spike
   stackgen load --url http://127.0.0.1:8000/predict --payload req.json -n 10000 --output json
+  stackgen load --url https://model.example.com/invocations -H "Authorization: Bearer $TOKEN"
   stackgen load --rate 20 --error-ratio 0.2 --duration 5m`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runLoad(cmd, o) },
@@ -100,8 +106,9 @@ summary so far. Exit status 1 when no request succeeded, 2 for bad flags.`,
 	f.StringVarP(&o.output, "output", "o", "text", "summary format: text or json")
 	f.DurationVar(&o.timeout, "timeout", loadgen.DefaultTimeout, "per-request timeout")
 	f.IntVar(&o.maxWorkers, "max-workers", loadgen.DefaultMaxWorkers, "open loop: upper bound on workers (connections)")
-	f.StringVar(&o.httpClient, "http-client", "fast", "HTTP client for http:// targets: fast (raw HTTP/1.1) or std (net/http)")
-	f.BoolVar(&o.insecure, "insecure", false, "skip TLS certificate verification")
+	f.StringVar(&o.httpClient, "http-client", "fast", "HTTP client for http:// targets: fast (fasthttp) or std (net/http)")
+	f.StringArrayVarP(&o.headers, "header", "H", nil, `extra request header "Name: value" (repeatable)`)
+	f.BoolVar(&o.insecure, "insecure", false, "skip TLS certificate verification (test servers with self-signed certificates)")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress output")
 	_ = f.MarkHidden("http-client")
 	return cmd
@@ -137,6 +144,9 @@ func runLoad(cmd *cobra.Command, o *loadOpts) error {
 		return fmt.Errorf("load: %w", err)
 	}
 	if res.Successes == 0 {
+		if why := res.FailureReason(); why != "" {
+			return exitf(1, "load: no request succeeded (%d sent): %s", res.Requests, why)
+		}
 		return exitf(1, "load: no request succeeded (%d sent)", res.Requests)
 	}
 	return nil
@@ -173,6 +183,10 @@ func (o *loadOpts) config(cmd *cobra.Command) (loadgen.Config, error) {
 	if o.httpClient != "fast" && o.httpClient != "std" {
 		return cfg, exitf(2, "load: --http-client must be fast or std, got %q", o.httpClient)
 	}
+	headers, err := loadgen.ParseHeaders(o.headers)
+	if err != nil {
+		return cfg, exitf(2, "load: -H/--header: %w", err)
+	}
 	duration := o.duration
 	if o.requests == 0 && duration == 0 {
 		duration = loadDefaultDuration
@@ -191,6 +205,7 @@ func (o *loadOpts) config(cmd *cobra.Command) (loadgen.Config, error) {
 	}
 	cfg = loadgen.Config{
 		URL:         target,
+		Headers:     headers,
 		Body:        body,
 		ContentType: ctype,
 		ErrorRatio:  o.errorRatio,
@@ -230,6 +245,9 @@ func (o *loadOpts) target() (url, protocol string, err error) {
 		}
 		if o.model != "" {
 			return "", "", exitf(2, "load: --model picks a model of stack.yaml; it cannot be used with --url")
+		}
+		if _, err := loadgen.CheckURL(o.url); err != nil {
+			return "", "", exitf(2, "load: --url: %w", err)
 		}
 		return o.url, "", nil
 	}
@@ -282,7 +300,7 @@ func (o *loadOpts) body(protocol string) ([]byte, string, error) {
 	}
 	b, err := os.ReadFile(o.payload)
 	if err != nil {
-		return nil, "", fmt.Errorf("load: read payload: %w", err)
+		return nil, "", exitf(2, "load: --payload: %w (give the file with the request body, or leave --payload out to send the demo model's example)", err)
 	}
 	ct := o.contentType
 	if ct == "" {
