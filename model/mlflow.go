@@ -100,11 +100,26 @@ func ParseMLflowJSON(m *Model, body []byte) ([][]float64, error) {
 	if err != nil {
 		return nil, err
 	}
+	rows, err := parseMLflow(m, top, nil, body)
+	if err == nil {
+		return rows, nil
+	}
+	// Messages print objects in request order, as Python's dicts keep it:
+	// decode again, keeping the order (slower, so only for errors).
+	if top, ord, oerr := decodeOrdered(body); oerr == nil {
+		_, err = parseMLflow(m, top, ord, body)
+	}
+	return nil, err
+}
+
+// parseMLflow parses a decoded request body; ord gives the key order of
+// its objects (nil: sorted).
+func parseMLflow(m *Model, top map[string]any, ord keyOrder, body []byte) ([][]float64, error) {
 	for _, k := range llmKeys {
 		if _, ok := top[k]; ok {
 			// Unified LLM input: every key is data, handed to the model as
 			// a dictionary of columns.
-			return enforce(m, castSchemaType(m, anyMap(top)))
+			return enforce(m, castSchemaType(m, anyMap(top), ord))
 		}
 	}
 	var found []string
@@ -120,21 +135,21 @@ func ParseMLflowJSON(m *Model, body []byte) ([][]float64, error) {
 	v := top[found[0]]
 	switch found[0] {
 	case FormatDataframeSplit:
-		f, err := splitFrame(v)
+		f, err := splitFrame(v, ord)
 		if err != nil {
 			return nil, err
 		}
 		return enforceFrame(m, f, castFrame)
 	case FormatDataframeRecords:
-		f, err := recordsFrame(v)
+		f, err := recordsFrame(v, ord)
 		if err != nil {
 			return nil, err
 		}
 		return enforceFrame(m, f, castFrame)
 	case FormatInstances:
-		return enforce(m, parseInstances(m, v))
+		return enforce(m, parseInstances(m, v, ord))
 	default: // inputs
-		return enforce(m, castSchemaType(m, v))
+		return enforce(m, castSchemaType(m, v, ord))
 	}
 }
 
@@ -248,7 +263,7 @@ func positional(n int) []*column {
 
 // splitFrame builds the frame of a dataframe_split value, as
 // pd.DataFrame(index=..., columns=..., data=...).
-func splitFrame(v any) (*frame, error) {
+func splitFrame(v any, ord keyOrder) (*frame, error) {
 	d, ok := v.(map[string]any)
 	if !ok {
 		what := "type " + pyType(v)
@@ -266,7 +281,7 @@ func splitFrame(v any) (*frame, error) {
 	}
 	if !hasData || extra {
 		return nil, invalidInput("Dataframe split format must have 'data' field and optionally 'columns' and 'index' fields. Got %s.'",
-			pySetOfKeys(d))
+			pySetOfKeys(d, ord))
 	}
 	notValid := func(msg string) error {
 		return invalidInput("Provided dataframe_split field is not a valid dataframe representation in 'split' format. Error: '%s'", msg)
@@ -340,7 +355,7 @@ func rowsFrame(rows []any, cols []*column) (*frame, error) {
 }
 
 // recordsFrame builds the frame of a dataframe_records value, as pd.DataFrame(data=...).
-func recordsFrame(v any) (*frame, error) {
+func recordsFrame(v any, ord keyOrder) (*frame, error) {
 	rows, ok := v.([]any)
 	if !ok {
 		what := "type " + pyType(v)
@@ -349,7 +364,7 @@ func recordsFrame(v any) (*frame, error) {
 		}
 		return nil, invalidInput("Dataframe records format must be a list of records. Got %s.", what)
 	}
-	f, err := dictRowsFrame(rows)
+	f, err := dictRowsFrame(rows, ord)
 	if err != nil {
 		return nil, invalidInput("Provided dataframe_records field is not a valid dataframe representation in 'records' format. Error: '%s'", err.Error())
 	}
@@ -358,7 +373,7 @@ func recordsFrame(v any) (*frame, error) {
 
 // dictRowsFrame builds a frame from rows that are all objects (columns in
 // order of first appearance, missing cells None), or else as rowsFrame does.
-func dictRowsFrame(rows []any) (*frame, error) {
+func dictRowsFrame(rows []any, ord keyOrder) (*frame, error) {
 	dicts := 0
 	for _, r := range rows {
 		if _, ok := r.(map[string]any); ok {
@@ -374,7 +389,7 @@ func dictRowsFrame(rows []any) (*frame, error) {
 	var cols []*column
 	index := map[string]*column{}
 	for i, r := range rows {
-		for _, k := range orderedKeys(r.(map[string]any)) {
+		for _, k := range ord.keys(r.(map[string]any)) {
 			c := index[k]
 			if c == nil {
 				c = &column{name: k, named: true, cells: make([]any, len(rows))}
@@ -418,8 +433,8 @@ func (m *Model) hasFeature(name string) bool {
 }
 
 // pySetOfKeys is repr() of a set of the object's keys.
-func pySetOfKeys(d map[string]any) string {
-	ks := orderedKeys(d)
+func pySetOfKeys(d map[string]any, ord keyOrder) string {
+	ks := ord.keys(d)
 	parts := make([]string, len(ks))
 	for i, k := range ks {
 		parts[i] = pyStrRepr(k)

@@ -1,9 +1,12 @@
 package model
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -149,13 +152,13 @@ func convertDataType(v any, typed bool) (ndarray, error) {
 }
 
 // parseInstances is MLflow's parse_instances_data.
-func parseInstances(m *Model, v any) tensorInput {
+func parseInstances(m *Model, v any, ord keyOrder) tensorInput {
 	l, ok := v.([]any)
 	if !ok || len(l) == 0 {
-		return castSchemaType(m, v)
+		return castSchemaType(m, v, ord)
 	}
 	if _, ok := l[0].(map[string]any); !ok {
-		return castSchemaType(m, v)
+		return castSchemaType(m, v, ord)
 	}
 	// a list of records, turned into columns
 	var order []string
@@ -166,7 +169,7 @@ func parseInstances(m *Model, v any) tensorInput {
 			return tensorInput{err: invalidInput("Ensure that the input is a valid JSON-formatted string.\nError: %s",
 				pyExcRepr("AttributeError", "'"+pyTypeName(item)+"' object has no attribute 'items'"))}
 		}
-		for _, k := range orderedKeys(rec) {
+		for _, k := range ord.keys(rec) {
 			a, err := convertDataType(rec[k], m.hasFeature(k))
 			if err != nil {
 				return tensorInput{err: err}
@@ -216,7 +219,7 @@ func stack(as []ndarray, typed bool) ndarray {
 
 // castSchemaType is MLflow's _cast_schema_type for a signature of named
 // double columns.
-func castSchemaType(m *Model, v any) tensorInput {
+func castSchemaType(m *Model, v any, ord keyOrder) tensorInput {
 	if l, ok := v.([]any); ok && len(m.Features) == 1 {
 		hasDict := false
 		for _, e := range l {
@@ -231,7 +234,7 @@ func castSchemaType(m *Model, v any) tensorInput {
 	switch x := v.(type) {
 	case map[string]any:
 		in := tensorInput{isDic: true}
-		for _, k := range orderedKeys(x) {
+		for _, k := range ord.keys(x) {
 			typed := m.hasFeature(k)
 			a, err := convertDataType(x[k], typed)
 			if err != nil {
@@ -263,9 +266,10 @@ func castSchemaType(m *Model, v any) tensorInput {
 					}
 					conv[k] = a
 				}
+				ord.copyOrder(rec, conv)
 				rows[i] = conv
 			}
-			f, _ := dictRowsFrame(rows) // all rows are objects: cannot fail
+			f, _ := dictRowsFrame(rows, ord) // all rows are objects: cannot fail
 			for _, c := range f.cols {
 				if m.hasFeature(c.name) {
 					c.vals = make([]float64, f.n)
@@ -404,13 +408,86 @@ func (in tensorInput) repr() string {
 	return "{" + strings.Join(parts, ", ") + "}"
 }
 
-// orderedKeys are the keys of a JSON object, sorted (Go's decoder does not
-// keep their order).
-func orderedKeys(d map[string]any) []string {
+// keyOrder records the key order of decoded JSON objects, by map identity
+// (Go's maps keep none; Python's dicts keep the request's).
+type keyOrder map[uintptr][]string
+
+// keys are the keys of d in request order when known, else sorted.
+func (o keyOrder) keys(d map[string]any) []string {
+	if ks, ok := o[reflect.ValueOf(d).Pointer()]; ok {
+		return ks
+	}
 	ks := make([]string, 0, len(d))
 	for k := range d {
 		ks = append(ks, k)
 	}
 	slices.Sort(ks)
 	return ks
+}
+
+// copyOrder gives dst the key order of src.
+func (o keyOrder) copyOrder(src, dst map[string]any) {
+	if ks, ok := o[reflect.ValueOf(src).Pointer()]; ok {
+		o[reflect.ValueOf(dst).Pointer()] = ks
+	}
+}
+
+// decodeOrdered decodes a JSON object (numbers as json.Number) keeping the
+// order of every object's keys; a repeated key keeps its first place and
+// its last value, as in Python.
+func decodeOrdered(body []byte) (map[string]any, keyOrder, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	ord := keyOrder{}
+	var value func() (any, error)
+	value = func() (any, error) {
+		t, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		switch t {
+		case json.Delim('{'):
+			obj := map[string]any{}
+			var keys []string
+			for dec.More() {
+				kt, err := dec.Token()
+				if err != nil {
+					return nil, err
+				}
+				k, _ := kt.(string)
+				v, err := value()
+				if err != nil {
+					return nil, err
+				}
+				if _, dup := obj[k]; !dup {
+					keys = append(keys, k)
+				}
+				obj[k] = v
+			}
+			ord[reflect.ValueOf(obj).Pointer()] = keys
+			_, err := dec.Token() // }
+			return obj, err
+		case json.Delim('['):
+			list := []any{}
+			for dec.More() {
+				v, err := value()
+				if err != nil {
+					return nil, err
+				}
+				list = append(list, v)
+			}
+			_, err := dec.Token() // ]
+			return list, err
+		}
+		return t, nil
+	}
+	v, err := value()
+	if err != nil {
+		return nil, nil, err
+	}
+	top, ok := v.(map[string]any)
+	if !ok {
+		return nil, nil, errors.New("not an object")
+	}
+	return top, ord, nil
 }

@@ -106,6 +106,8 @@ func TestParseMLflowJSON(t *testing.T) {
 		{name: "records numbers as strings", body: `{"dataframe_records":[{"a":"1","b":"2"},{"a":"3","b":4}]}`, want: rows12},
 		{name: "records missing key", body: `{"dataframe_records":[{"a":1}]}`, code: invalid, msg: "Model is missing inputs ['b']."},
 		{name: "records key missing in one row", body: `{"dataframe_records":[{"a":1,"b":2},{"a":3}]}`, code: bad, full: mlflowEvalError},
+		{name: "records keep the request's column order", body: `{"dataframe_records":[{"z":"q","b":2}]}`, code: invalid,
+			full: schemaMsg("   z    b\n0  q  2.0", "Model is missing inputs ['a']. Note that there were extra inputs: ['z']")},
 		{name: "records as lists", body: `{"dataframe_records":[[1,2]]}`, code: invalid,
 			full: schemaMsg("   0  1\n0  1  2", "Model is missing inputs ['a', 'b']. Note that there were extra inputs: [0, 1]")},
 		{name: "records as scalars", body: `{"dataframe_records":[1]}`, code: invalid, msg: "Note that there were extra inputs: [0]"},
