@@ -109,7 +109,8 @@ func checkStack(file, out string, getenv func(string) string) (*stack.Stack, str
 // programs that will load them. The prometheus.yml check is left to the
 // tests (prometheus package: Prometheus' config.Load and promtool): linking
 // Prometheus' config package would pull the AWS, Azure, GCP and Kubernetes
-// SDKs of its service discovery into this binary.
+// SDKs of its service discovery into this binary (measured: 452 → 803
+// packages in the build, 263 of the new ones cloud SDK or k8s.io).
 func checkRendered(s *stack.Stack, out string, files render.Files) stack.Problems {
 	var probs stack.Problems
 	add := func(err error) {
