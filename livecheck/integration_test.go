@@ -59,8 +59,8 @@ type env struct {
 
 // startEnv starts the demo model server and an exporter in process and a
 // real Prometheus (Debian's /usr/bin/prometheus) scraping them with the
-// scrape jobs and rule file stackgen renders for s, targets pointed at the
-// in-process servers.
+// scrape jobs and rule file stackgen renders for the stack, every model's
+// targets pointed at the in-process servers.
 func startEnv(t testing.TB, stackYAML string) *env {
 	t.Helper()
 	bin := testtool.Path(t, "apt-get install prometheus", "prometheus")
@@ -96,11 +96,11 @@ func startEnv(t testing.TB, stackYAML string) *env {
 	// The rendered configuration, targets replaced by the local addresses.
 	cfg := prometheus.Build(s)
 	cfg.Alerting = nil
-	m := s.Models[0]
-	repl := map[string]string{
-		m.ExporterService() + ":" + fmt.Sprint(stack.ExporterContainerPort): expAddr,
-		m.ServiceName() + ":" + fmt.Sprint(m.Port):                          msAddr,
-		"localhost:" + fmt.Sprint(stack.PrometheusContainerPort):            promAddr,
+	// Every model's targets point at the one exporter and model server.
+	repl := map[string]string{"localhost:" + fmt.Sprint(stack.PrometheusContainerPort): promAddr}
+	for _, m := range s.Models {
+		repl[m.ExporterService()+":"+fmt.Sprint(stack.ExporterContainerPort)] = expAddr
+		repl[m.ServiceName()+":"+fmt.Sprint(m.Port)] = msAddr
 	}
 	for i := range cfg.ScrapeConfigs {
 		for j := range cfg.ScrapeConfigs[i].StaticConfigs {
@@ -154,7 +154,7 @@ func startEnv(t testing.TB, stackYAML string) *env {
 		t.Fatal(err)
 	}
 	e := &env{api: v1.NewAPI(c), exporter: "http://" + expAddr, stack: s}
-	e.waitTargetsUp(t, 4)
+	e.waitTargetsUp(t, 2*len(s.Models)+2)
 	return e
 }
 
@@ -268,6 +268,13 @@ func TestLivePrometheus(t *testing.T) {
 			t.Errorf("before traffic, %s: %s (missing %v), want %s (missing %q)", r.Where(), r.Status, r.Missing, tc.want, tc.missing)
 		}
 	}
+	waiting := map[string]bool{}
+	for _, p := range rep.WaitingPanels() {
+		waiting[p.Title] = true
+	}
+	if !waiting["Predictions/s by class"] || waiting["Target health"] {
+		t.Errorf("before traffic, waiting panels: %v", rep.WaitingPanels())
+	}
 	for _, r := range rep.Results {
 		if r.Kind == KindRule && r.Rule == "exporter_down" && r.Status != StatusOK {
 			t.Errorf("%s: %s", r, r.Status)
@@ -302,6 +309,9 @@ func TestLivePrometheus(t *testing.T) {
 	}
 	for _, r := range notOK {
 		t.Errorf("after traffic, %s: %s", r, r.Status)
+	}
+	if w := rep.WaitingPanels(); len(w) != 0 {
+		t.Errorf("after traffic, waiting panels: %v", w)
 	}
 
 	// Negative controls against the same Prometheus.

@@ -188,3 +188,96 @@ func (r Report) Format(w io.Writer, verbose bool) error {
 	}
 	return nil
 }
+
+// Panel is the verdict on one dashboard panel, from its queries' results.
+type Panel struct {
+	// Dashboard, DashboardUID and Title name the panel.
+	Dashboard    string `json:"dashboard"`
+	DashboardUID string `json:"dashboard_uid"`
+	Title        string `json:"panel"`
+	// Status is error or unknown_metric when a query failed (the first
+	// failure's), else ok when a query has data, else no_traffic: Grafana
+	// shows "No data" only when every query of the panel is empty.
+	Status Status `json:"status"`
+	// Results are the panel's queries.
+	Results []Result `json:"results"`
+}
+
+// String is one line: `dashboard "demo / demo", panel "P95 latency": no
+// data until requests arrive (waits for http_request_duration_seconds_bucket)`.
+func (p Panel) String() string {
+	w := fmt.Sprintf("dashboard %q, panel %q", p.Dashboard, p.Title)
+	switch p.Status {
+	case StatusOK:
+		return w + ": ok"
+	case StatusNoTraffic:
+		var waits []string
+		seen := map[string]bool{}
+		for _, r := range p.Results {
+			for _, m := range r.Missing {
+				if !seen[m] {
+					seen[m] = true
+					waits = append(waits, m)
+				}
+			}
+		}
+		if len(waits) == 0 {
+			return w + ": no data until requests arrive"
+		}
+		return w + ": no data until requests arrive (waits for " + strings.Join(waits, ", ") + ")"
+	}
+	for _, r := range p.Results {
+		if r.Status == p.Status {
+			return r.String()
+		}
+	}
+	return w + ": " + string(p.Status)
+}
+
+// Panels groups the panel results by dashboard and panel, in report order.
+func (r Report) Panels() []Panel {
+	var out []Panel
+	index := map[[2]string]int{}
+	for _, x := range r.Results {
+		if x.Kind != KindPanel {
+			continue
+		}
+		k := [2]string{x.DashboardUID, x.Panel}
+		i, ok := index[k]
+		if !ok {
+			i = len(out)
+			index[k] = i
+			out = append(out, Panel{Dashboard: x.Dashboard, DashboardUID: x.DashboardUID, Title: x.Panel})
+		}
+		out[i].Results = append(out[i].Results, x)
+	}
+	for i := range out {
+		out[i].Status = panelStatus(out[i].Results)
+	}
+	return out
+}
+
+func panelStatus(rs []Result) Status {
+	st := StatusNoTraffic
+	for _, x := range rs {
+		if x.Status.Failed() {
+			return x.Status
+		}
+		if x.Status == StatusOK {
+			st = StatusOK
+		}
+	}
+	return st
+}
+
+// WaitingPanels returns the panels that are empty only for lack of
+// traffic: every query is no_traffic. `stackgen status` lists them as such.
+func (r Report) WaitingPanels() []Panel {
+	var out []Panel
+	for _, p := range r.Panels() {
+		if p.Status == StatusNoTraffic {
+			out = append(out, p)
+		}
+	}
+	return out
+}
