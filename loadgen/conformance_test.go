@@ -132,12 +132,16 @@ func TestResponseFraming(t *testing.T) {
 				if res.Requests != 20 || res.StatusCount(tc.status) != 20 || len(res.TransportErrors) != 0 {
 					t.Fatalf("requests=%d status=%v transport=%v %v, want 20 × %d", res.Requests, res.StatusCodes, res.TransportErrors, res.ErrorSamples, tc.status)
 				}
-				wantConns := int64(1)
-				if !tc.reuse {
-					wantConns = 20
-				}
-				if conns.Load() != wantConns {
-					t.Errorf("%d connections, want %d", conns.Load(), wantConns)
+				switch got := conns.Load(); {
+				case !tc.reuse && got != 20:
+					t.Errorf("%d connections, want 20 (one per request)", got)
+				case tc.reuse && !std && got != 1:
+					t.Errorf("%d connections, want 1", got)
+				case tc.reuse && std && got > 2:
+					// net/http returns a connection to its idle pool from its
+					// read loop goroutine, after the body's EOF: the next
+					// request may rarely race it and dial.
+					t.Errorf("%d connections, want 1 (2 at most)", got)
 				}
 			})
 		})
