@@ -16,7 +16,9 @@
 #      0); a bad alert template fails validate (exit 2); a rule Prometheus
 #      refuses fails up (exit 1) naming the cause, and status then exits 7;
 #      the fixed stack comes up again (exit 0, restarts before that up do not
-#      count); models a + a-exporter fail up (exit 2) with nothing started,
+#      count); models a + a-exporter fail up (exit 2) with nothing started;
+#      external SMTP without its password fails up (exit 2) with nothing
+#      started, and a changed password recreates Alertmanager with it,
 #   8. always `stackgen down --volumes` on exit.
 # Every wait is a bounded readiness loop, never a bare sleep. The deploy
 # folder is a temporary directory: the repository is not touched.
@@ -43,6 +45,9 @@ finish() {
 	if [ "${STACKGEN_E2E_KEEP:-0}" != 1 ] && [ -x "$SG" ] && [ -f "$DEPLOY/compose.yaml" ]; then
 		log "cleanup: stackgen down --volumes"
 		"$SG" down -f "$STACK" -o "$DEPLOY" --volumes || true
+	fi
+	if [ -x "$SG" ] && [ -f "$WORK/secret-deploy/compose.yaml" ]; then
+		"$SG" down -f "$WORK/secret.yaml" -o "$WORK/secret-deploy" --volumes >/dev/null 2>&1 || true
 	fi
 	rm -rf "$WORK"
 	[ "$FAILED" -gt 0 ] && rc=1
@@ -326,5 +331,58 @@ else
 	fail "models a + a-exporter: up exit $rc (want 2), $n container(s): $out"
 fi
 
+
+log "secrets: external SMTP without its password starts nothing; a changed password reaches the container"
+cat >"$WORK/secret.yaml" <<'YAML'
+name: sgtest-secret
+models:
+  - name: demo
+    kind: demo
+exporter:
+  port: 18000
+prometheus:
+  image: stackgen/prometheus:2.42.0
+  port: 19090
+grafana:
+  enabled: false
+alerting:
+  engine: prometheus
+  alertmanager_image: stackgen/alertmanager:0.25.0
+  alertmanager_port: 19093
+smtp:
+  host: smtp.example.com:587
+  user: alerts@example.com
+  from_address: alerts@example.com
+  recipients: [ops@example.com]
+YAML
+SECRET_DEPLOY="$WORK/secret-deploy"
+secret_in_container() { docker cp sgtest-secret-alertmanager-1:/run/secrets/smtp_password - 2>/dev/null | tar -xO 2>/dev/null; }
+out=$(env -u STACKGEN_SMTP_PASSWORD "$SG" up -f "$WORK/secret.yaml" -o "$SECRET_DEPLOY" --timeout 2m 2>&1)
+rc=$?
+n=$(docker ps -aq --filter label=com.docker.compose.project=sgtest-secret | wc -l)
+if [ "$rc" = 2 ] && [ "$n" = 0 ] && grep -q STACKGEN_SMTP_PASSWORD <<<"$out"; then
+	pass "missing SMTP password: up exit 2, nothing started"
+else
+	fail "missing SMTP password: up exit $rc (want 2), $n container(s): $out"
+fi
+if STACKGEN_SMTP_PASSWORD=first-e2e-pass "$SG" up -f "$WORK/secret.yaml" -o "$SECRET_DEPLOY" --timeout 2m >"$WORK/secret1.log" 2>&1 &&
+	[ "$(secret_in_container)" = first-e2e-pass ]; then
+	out=$(STACKGEN_SMTP_PASSWORD=second-e2e-pass "$SG" up -f "$WORK/secret.yaml" -o "$SECRET_DEPLOY" --timeout 2m 2>&1)
+	rc=$?
+	got=$(secret_in_container)
+	if [ "$rc" = 0 ] && [ "$got" = second-e2e-pass ] && grep -q 'recreated alertmanager' <<<"$out"; then
+		pass "changed SMTP password: alertmanager recreated with the new secret"
+	else
+		fail "changed SMTP password: exit $rc, secret in the container ${got:+is set but }${got:-missing}: $out"
+	fi
+	if grep -rq 'e2e-pass' "$SECRET_DEPLOY"; then
+		fail "the SMTP password landed in a rendered file: $(grep -rl 'e2e-pass' "$SECRET_DEPLOY")"
+	else
+		pass "no secret in the rendered files"
+	fi
+else
+	fail "secret stack up: $(cat "$WORK/secret1.log")"
+fi
+"$SG" down -f "$WORK/secret.yaml" -o "$SECRET_DEPLOY" --volumes >/dev/null 2>&1 || true
 
 exit 0
