@@ -48,7 +48,11 @@ func (f *frame) repr() string {
 	// the index column, left-justified
 	idx := []string{""}
 	for _, r := range rows {
-		idx = append(idx, strconv.Itoa(r))
+		if f.index != nil {
+			idx = append(idx, f.index[r])
+		} else {
+			idx = append(idx, strconv.Itoa(r))
+		}
 	}
 	// the value columns, header first, right-justified
 	strcols := make([][]string, len(f.cols))

@@ -249,8 +249,9 @@ func (c *column) pyRepr() string {
 
 // frame is the pandas DataFrame MLflow builds from a request.
 type frame struct {
-	cols []*column
-	n    int
+	cols  []*column
+	n     int
+	index []string // row labels ("index" of dataframe_split); nil: 0, 1, ...
 }
 
 func positional(n int) []*column {
@@ -307,6 +308,19 @@ func splitFrame(v any, ord keyOrder) (*frame, error) {
 	f, err := rowsFrame(rows, cols)
 	if err != nil {
 		return nil, notValid(err.Error())
+	}
+	if ix, ok := d["index"]; ok && ix != nil {
+		labels, ok := ix.([]any)
+		if !ok {
+			return nil, notValid("Index(...) must be called with a collection of some kind, " + pyValueRepr(ix) + " was passed")
+		}
+		if len(labels) != f.n {
+			return nil, notValid(fmt.Sprintf("Shape of passed values is (%d, %d), indices imply (%d, %d)", f.n, len(f.cols), len(labels), len(f.cols)))
+		}
+		f.index = make([]string, len(labels))
+		for i, l := range labels {
+			f.index[i] = pyStrOf(l)
+		}
 	}
 	return f, nil
 }
