@@ -2,11 +2,18 @@
 // engine and a compose implementation, builds stackgen's own image, checks
 // ports and images, runs compose, waits for readiness and reports status.
 //
-// The runner reads only the rendered files (DIR/compose.yaml and
-// DIR/prometheus/prometheus.yml), never stack.yaml, so it runs whatever the
-// renderer produced. It drives the docker CLI (and `docker compose` or
-// `docker-compose`) rather than the engine API, so it works with whatever
-// engine and CLI versions the user has.
+// The runner reads only the rendered files, never stack.yaml, so it runs
+// whatever the renderer produced: DIR/compose.yaml through compose-go's
+// loader (services are known by their io.stackgen.role labels, never by name
+// or port), DIR/prometheus/prometheus.yml for the expected targets, and the
+// manifest. It drives the docker CLI and the compose v2 CLI (`docker
+// compose`; docker-compose 1.x is end-of-life and refused) rather than the
+// engine API, so it works with whatever engine and CLI versions the user
+// has, and reads container state as typed JSON (`docker inspect`), never as
+// human text. Prometheus is asked through client_golang's API client.
+//
+// Readiness is judged from the moment an up starts: restarts are counted
+// from then, and containers stopped before it are started and waited for.
 package runner
 
 import (

@@ -89,7 +89,11 @@ const crashLoopRestarts = 3
 
 // ExpectedTargets counts the static scrape targets in a prometheus.yml (0
 // when it uses service discovery or cannot be read: then "every active
-// target up" is all the runner can check).
+// target up" is all the runner can check). It reads the two keys it needs
+// with yaml.v3 rather than Prometheus' config package, which would link the
+// AWS, Azure, GCP and Kubernetes SDKs of its service discovery into the
+// binary (the rendered file is checked with config.Load and promtool in the
+// prometheus package's tests).
 func ExpectedTargets(path string) int {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -294,6 +298,12 @@ func (w *waiter) pollService(ctx context.Context, r *row, cs []Container, compos
 	}
 	for _, c := range cs {
 		restarts := c.RestartCount - w.baseline[c.ID]
+		if restarts >= crashLoopRestarts {
+			// Even when caught running between two crashes.
+			r.detail = fmt.Sprintf("crash loop (%d restarts during this up)", restarts)
+			r.failed = true
+			return
+		}
 		switch {
 		case c.State == "exited" || c.State == "dead":
 			r.detail = fmt.Sprintf("%s (exit code %d)", c.State, c.ExitCode)
@@ -313,12 +323,8 @@ func (w *waiter) pollService(ctx context.Context, r *row, cs []Container, compos
 				r.failed = true
 			}
 			return
-		case c.State == "restarting" || restarts > 0 && c.State != "running":
+		case c.State == "restarting":
 			r.detail = fmt.Sprintf("restarting (%d restarts during this up)", restarts)
-			if restarts >= crashLoopRestarts {
-				r.detail = fmt.Sprintf("crash loop (%d restarts during this up)", restarts)
-				r.failed = true
-			}
 			return
 		case c.State != "running":
 			r.detail = c.State

@@ -115,6 +115,16 @@ func TestUp(t *testing.T) {
 			want:     []string{"demo-exporter", "crash loop", "panic: listen tcp"},
 		},
 		{
+			name: "a crash loop caught running between crashes is still one",
+			setup: func(f *fakeDocker, fp *fakeProm) {
+				runningStack(f, fp, old)
+				c := f.byService("demo")
+				c.onInspect = func(c *fakeContainer) { c.state, c.health, c.restarts = "running", "starting", c.restarts+1 }
+			},
+			wantCode: ExitUnhealthy,
+			want:     []string{"demo", "crash loop"},
+		},
+		{
 			name: "a prometheus crash loop on its configuration is exit 1 with the cause",
 			setup: func(f *fakeDocker, fp *fakeProm) {
 				c := f.add(&fakeContainer{service: "prometheus", role: "prometheus", state: "running", started: old})
