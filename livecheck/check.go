@@ -1,41 +1,3 @@
-// Package livecheck rules out "No data": it evaluates every dashboard panel
-// query and every alert rule of a stack against the live Prometheus and
-// tells apart queries that are broken from queries that are only waiting
-// for traffic.
-//
-// Use it once the stack is ready (every scrape target up):
-//
-//	rep, err := livecheck.Check(ctx, api, s) // api: v1.NewAPI(client) for s.PrometheusURL()
-//	if err != nil { ... }                    // Prometheus unreachable, or s cannot be rendered
-//	if err := rep.Err(); err != nil { ... }  // some query errors or names an unknown metric: exit 1
-//	for _, r := range rep.NoTraffic() { fmt.Println("waiting for traffic:", r) }
-//
-// Every Result has a Status:
-//
-//   - ok: the query returned at least one series with a value that is not NaN.
-//   - error: Prometheus' PromQL parser or the live Prometheus rejected the
-//     query (syntax, unknown function, many-to-many matching, …), or it did
-//     not finish within Options.QueryTimeout.
-//   - unknown_metric: the query names a metric that has no series in
-//     Prometheus, that no scrape target declares (HELP/TYPE metadata), and
-//     that is not one the stack's components export after traffic
-//     (KnownMetrics). Typically a misspelled name: "No data" forever.
-//   - no_traffic: everything else that returned nothing or only NaN: the
-//     metrics exist (or appear with the first request), the panel shows data
-//     once requests arrive.
-//
-// Panel queries come from dashboards.Build (also when Grafana is disabled:
-// the same queries are what users paste into Prometheus), evaluated as
-// Grafana does: a range query over the dashboard's time range with the
-// panel's $__interval as step, Grafana's variables ($__interval,
-// $__rate_interval, $__range, template variables such as $model) expanded.
-// Rule queries come from alerting.Rules: the value query Grafana evaluates
-// (Prometheus' rule is that query compared with the threshold, empty while
-// the alert does not fire), evaluated at one instant. With engine
-// prometheus the health of the rules Prometheus has loaded is checked too.
-//
-// The work is bounded: identical queries run once, at most
-// Options.Concurrency at a time, each with Options.QueryTimeout.
 package livecheck
 
 import (
@@ -43,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net"
+	"net/http"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/api"
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
 
@@ -59,6 +23,7 @@ const (
 	DefaultConcurrency  = 4
 	DefaultQueryTimeout = 10 * time.Second
 	DefaultLookback     = time.Hour
+	DefaultMaxTimeouts  = 5
 )
 
 // Options tune CheckWith. Zero values take the defaults.
@@ -68,6 +33,9 @@ type Options struct {
 	// QueryTimeout bounds each query; a slower query is an error (default
 	// 10s). It is also sent to Prometheus as the query's timeout.
 	QueryTimeout time.Duration
+	// MaxTimeouts is how many queries may time out before the check stops
+	// with an error: Prometheus is overloaded or hangs (default 5).
+	MaxTimeouts int
 	// Lookback is how far back a metric name counts as present in
 	// Prometheus (default 1h, the dashboards' time range).
 	Lookback time.Duration
@@ -87,6 +55,9 @@ func (o Options) withDefaults() Options {
 	if o.QueryTimeout <= 0 {
 		o.QueryTimeout = DefaultQueryTimeout
 	}
+	if o.MaxTimeouts <= 0 {
+		o.MaxTimeouts = DefaultMaxTimeouts
+	}
 	if o.Lookback <= 0 {
 		o.Lookback = DefaultLookback
 	}
@@ -103,6 +74,33 @@ func (o Options) withDefaults() Options {
 // queries are in the Report (see Report.Err and Report.NoTraffic).
 func Check(ctx context.Context, api v1.API, s *stack.Stack) (Report, error) {
 	return CheckWith(ctx, api, s, Options{})
+}
+
+// CheckURL is Check against the Prometheus at prometheusURL (e.g.
+// s.PrometheusURL()), with the default Options and an HTTP client of its
+// own: no client-wide timeout (each query has Options.QueryTimeout), at
+// most Options.Concurrency connections.
+func CheckURL(ctx context.Context, prometheusURL string, s *stack.Stack) (Report, error) {
+	return CheckURLWith(ctx, prometheusURL, s, Options{})
+}
+
+// CheckURLWith is CheckURL with options.
+func CheckURLWith(ctx context.Context, prometheusURL string, s *stack.Stack, opt Options) (Report, error) {
+	opt = opt.withDefaults()
+	tr := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+		MaxConnsPerHost:       opt.Concurrency,
+		MaxIdleConnsPerHost:   opt.Concurrency,
+		IdleConnTimeout:       30 * time.Second,
+		ResponseHeaderTimeout: opt.QueryTimeout + 5*time.Second,
+	}
+	defer tr.CloseIdleConnections()
+	c, err := api.NewClient(api.Config{Address: prometheusURL, Client: &http.Client{Transport: tr}})
+	if err != nil {
+		return Report{}, fmt.Errorf("livecheck: prometheus client for %s: %w", prometheusURL, err)
+	}
+	return CheckWith(ctx, v1.NewAPI(c), s, opt)
 }
 
 // CheckWith is Check with options.
@@ -204,10 +202,11 @@ func checkItems(ctx context.Context, api v1.API, items []item, cat catalog, opt 
 
 // outcome is what running one distinct query gave.
 type outcome struct {
-	val    model.Value
-	err    error // query rejected or timed out: the verdict is error
-	fatal  error // Prometheus unreachable: the check fails
-	series int
+	val      model.Value
+	err      error // query rejected or timed out: the verdict is error
+	timedOut bool  // err is the per-query timeout
+	fatal    error // Prometheus unreachable: the check fails
+	series   int
 }
 
 type queryKey struct {
@@ -234,14 +233,37 @@ func run(ctx context.Context, api v1.API, items []item, opt Options) error {
 	outs := make([]outcome, len(keys))
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	var (
+		mu       sync.Mutex
+		fatal    error
+		timeouts int
+	)
+	stop := func(err error) {
+		mu.Lock()
+		if fatal == nil {
+			fatal = err
+		}
+		mu.Unlock()
+		cancel()
+	}
 	jobs := make(chan int)
 	var wg sync.WaitGroup
 	for range min(opt.Concurrency, len(keys)) {
 		wg.Go(func() {
 			for j := range jobs {
-				outs[j] = evaluate(ctx, api, keys[j], opt)
-				if outs[j].fatal != nil {
-					cancel()
+				o := evaluate(ctx, api, keys[j], opt)
+				outs[j] = o
+				switch {
+				case o.fatal != nil:
+					stop(fmt.Errorf("livecheck: prometheus: query %s: %w", keys[j].query, o.fatal))
+				case o.timedOut:
+					mu.Lock()
+					timeouts++
+					n := timeouts
+					mu.Unlock()
+					if n >= opt.MaxTimeouts {
+						stop(fmt.Errorf("livecheck: prometheus: %d queries did not finish within %s; Prometheus is overloaded or hangs", n, opt.QueryTimeout))
+					}
 				}
 			}
 		})
@@ -256,11 +278,14 @@ feed:
 	}
 	close(jobs)
 	wg.Wait()
+	if fatal != nil {
+		return fatal
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("livecheck: %w", err)
+	}
 	for j, k := range keys {
 		o := outs[j]
-		if o.fatal != nil {
-			return fmt.Errorf("livecheck: prometheus: query %s: %w", k.query, o.fatal)
-		}
 		for _, i := range index[k] {
 			items[i].res.Series = o.series
 			if o.err != nil {
@@ -269,7 +294,7 @@ feed:
 			}
 		}
 	}
-	return ctx.Err()
+	return nil
 }
 
 // evaluate runs one query. A query Prometheus rejects (bad_data,
@@ -305,13 +330,20 @@ func evaluate(parent context.Context, api v1.API, k queryKey, opt Options) outco
 	switch {
 	case parent.Err() != nil:
 		return outcome{fatal: parent.Err()}
-	case errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded):
-		return outcome{err: fmt.Errorf("the query did not finish within %s", opt.QueryTimeout)}
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) || isTimeout(err):
+		return outcome{err: fmt.Errorf("the query did not finish within %s", opt.QueryTimeout), timedOut: true}
 	case errors.As(err, &apiErr) && (apiErr.Type == v1.ErrBadData || apiErr.Type == v1.ErrExec ||
 		apiErr.Type == v1.ErrTimeout || apiErr.Type == v1.ErrCanceled):
 		return outcome{err: fmt.Errorf("Prometheus rejected the query: %s", apiErr.Msg)}
 	}
 	return outcome{fatal: err}
+}
+
+// isTimeout reports a network timeout, e.g. the caller's http.Client
+// Timeout expiring.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // countSeries counts the series of v with at least one value that is not
@@ -349,171 +381,4 @@ func countSeries(v model.Value) int {
 		}
 	}
 	return n
-}
-
-// classify sets r's Status and Detail from the query outcome already in r
-// (Status error, or Series), the query's selectors (or parse error perr),
-// what Prometheus knows and the catalog of metrics known after traffic.
-//
-// A selector fails when its metric has no series, no target declares it
-// and the catalog does not know it; or when its matchers on target labels
-// (job, model, instance…) select no scrape target, or only targets that
-// neither have series of the metric nor export it after traffic (e.g.
-// process_cpu_seconds_total{job="model_server"}).
-func classify(r *Result, sels []selectorRef, perr error, live liveMetrics, ti targetInfo, cat catalog) {
-	if perr != nil {
-		r.Status = StatusError
-		if r.Detail == "" {
-			r.Detail = "PromQL parse error: " + perr.Error()
-		}
-		return
-	}
-	r.Metrics = namesOf(sels)
-	if r.Status == StatusError {
-		return
-	}
-	var problems, missing, waiting []string
-	seen := map[string]bool{}
-	once := func(list *[]string, s string) {
-		if !seen[s] {
-			seen[s] = true
-			*list = append(*list, s)
-		}
-	}
-	for _, sel := range sels {
-		n := sel.name
-		_, isKnown := cat[n]
-		switch {
-		case live.series[n]:
-		case live.meta[n] || isKnown:
-			once(&waiting, "waiting:"+n)
-		default:
-			p := "metric " + n + " is exported by no target"
-			if sug := suggest(n, live, cat); sug != "" {
-				p += " (did you mean " + sug + "?)"
-			}
-			once(&problems, p)
-			once(&missing, "missing:"+n)
-			continue
-		}
-		if why, _ := ti.selectorVerdict(sel, live, cat); why != "" {
-			once(&problems, why)
-			once(&missing, "missing:"+n)
-		}
-	}
-	if len(problems) > 0 {
-		r.Status = StatusUnknownMetric
-		r.Missing = trimPrefix(missing, "missing:")
-		sort.Strings(r.Missing)
-		r.Detail = strings.Join(problems, "; ")
-		return
-	}
-	if r.Series > 0 {
-		r.Status = StatusOK
-		r.Detail = fmt.Sprintf("%d series", r.Series)
-		return
-	}
-	r.Status = StatusNoTraffic
-	r.Missing = trimPrefix(waiting, "waiting:")
-	sort.Strings(r.Missing)
-	if len(r.Missing) == 0 {
-		r.Detail = "no data yet: its metrics exist, but no series matches yet (expected until requests arrive)"
-		return
-	}
-	parts := make([]string, len(r.Missing))
-	for i, n := range r.Missing {
-		by := cat[n].by
-		if by == "" {
-			by = "a scrape target declares it"
-		}
-		parts[i] = fmt.Sprintf("%s (%s)", n, by)
-	}
-	r.Detail = "no data yet: no series yet of " + strings.Join(parts, ", ") + "; they appear with the first requests"
-}
-
-func trimPrefix(list []string, prefix string) []string {
-	out := make([]string, len(list))
-	for i, s := range list {
-		out[i] = strings.TrimPrefix(s, prefix)
-	}
-	return out
-}
-
-// suggest returns the closest live or known metric name to n, if close.
-func suggest(n string, live liveMetrics, known catalog) string {
-	best, bestD := "", len(n)/3+1
-	try := func(c string) {
-		if d := levenshtein(n, c); d < bestD || (d == bestD && best != "" && c < best) {
-			best, bestD = c, d
-		}
-	}
-	for c := range live.series {
-		try(c)
-	}
-	for c := range known {
-		try(c)
-	}
-	if best == n {
-		return ""
-	}
-	return best
-}
-
-func levenshtein(a, b string) int {
-	if a == b {
-		return 0
-	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			c := 1
-			if a[i-1] == b[j-1] {
-				c = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+c)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
-}
-
-// ruleHealth marks rules whose evaluation fails in Prometheus (health
-// "err", engine prometheus) as errors: the rule file was loaded but
-// Prometheus cannot evaluate it.
-func ruleHealth(ctx context.Context, api v1.API, rep *Report, timeout time.Duration) error {
-	rctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	res, err := api.Rules(rctx, nil)
-	if err != nil {
-		return fmt.Errorf("livecheck: prometheus: list rules: %w", err)
-	}
-	bad := map[[2]string]string{} // (alert name, model) → last error
-	for _, g := range res.Groups {
-		for _, r := range g.Rules {
-			ar, ok := r.(v1.AlertingRule)
-			if !ok || ar.Health != v1.RuleHealthBad {
-				continue
-			}
-			bad[[2]string{ar.Name, string(ar.Labels["model"])}] = ar.LastError
-		}
-	}
-	if len(bad) == 0 {
-		return nil
-	}
-	for i := range rep.Results {
-		r := &rep.Results[i]
-		if r.Kind != KindRule {
-			continue
-		}
-		if msg, ok := bad[[2]string{r.Rule, r.Model}]; ok {
-			r.Status = StatusError
-			r.Detail = "Prometheus fails to evaluate the loaded rule: " + msg
-		}
-	}
-	return nil
 }

@@ -275,21 +275,58 @@ func TestFatal(t *testing.T) {
 	}
 }
 
-// TestQueryTimeout: a query slower than QueryTimeout is an error verdict
-// naming the timeout; the check goes on.
+// TestQueryTimeout: a query slower than QueryTimeout, or than the
+// caller's http.Client timeout, is an error verdict naming the timeout; the
+// check goes on.
 func TestQueryTimeout(t *testing.T) {
 	f := &fakeProm{names: []string{"up"}, delay: 2 * time.Second}
-	opt := Options{QueryTimeout: 100 * time.Millisecond}.withDefaults()
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	tests := []struct {
+		name   string
+		client *http.Client
+		opt    Options
+		want   string
+	}{
+		{"query timeout", nil, Options{QueryTimeout: 100 * time.Millisecond}, "did not finish within 100ms"},
+		{"client timeout", &http.Client{Timeout: 100 * time.Millisecond}, Options{}, "did not finish within 10s"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := api.NewClient(api.Config{Address: srv.URL, Client: tc.client})
+			if err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			res, err := checkItems(context.Background(), v1.NewAPI(c), []item{panelItem("up")}, nil, tc.opt.withDefaults())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res[0].Status != StatusError || !strings.Contains(res[0].Detail, tc.want) {
+				t.Errorf("got %s %q", res[0].Status, res[0].Detail)
+			}
+			if time.Since(start) > 1500*time.Millisecond {
+				t.Errorf("the timeout was not enforced (%s)", time.Since(start))
+			}
+		})
+	}
+}
+
+// TestHangingPrometheus: when queries keep timing out, the check stops
+// with an error after MaxTimeouts instead of waiting QueryTimeout for each.
+func TestHangingPrometheus(t *testing.T) {
+	f := &fakeProm{names: []string{"up"}, delay: 5 * time.Second}
+	var items []item
+	for i := range 100 {
+		items = append(items, panelItem(fmt.Sprintf("up{i=\"%d\"}", i)))
+	}
 	start := time.Now()
-	res, err := checkItems(context.Background(), newAPI(t, f), []item{panelItem("up")}, nil, opt)
-	if err != nil {
-		t.Fatal(err)
+	_, err := checkItems(context.Background(), newAPI(t, f), items, nil, Options{QueryTimeout: 50 * time.Millisecond, MaxTimeouts: 3}.withDefaults())
+	if err == nil || !strings.Contains(err.Error(), "3 queries did not finish within 50ms") {
+		t.Fatalf("err = %v", err)
 	}
-	if res[0].Status != StatusError || !strings.Contains(res[0].Detail, "did not finish within 100ms") {
-		t.Errorf("got %s %q", res[0].Status, res[0].Detail)
-	}
-	if time.Since(start) > 1500*time.Millisecond {
-		t.Errorf("the timeout was not enforced (%s)", time.Since(start))
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("took %s", d)
 	}
 }
 

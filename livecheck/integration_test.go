@@ -53,6 +53,7 @@ const pyMetrics = "# HELP py_requests_total Requests.\n# TYPE py_requests_total 
 // env is a running demo model server, exporter and real Prometheus.
 type env struct {
 	api      v1.API
+	url      string // Prometheus' base URL
 	exporter string // base URL
 	stack    *stack.Stack
 }
@@ -153,7 +154,7 @@ func startEnv(t testing.TB, stackYAML string) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{api: v1.NewAPI(c), exporter: "http://" + expAddr, stack: s}
+	e := &env{api: v1.NewAPI(c), url: "http://" + promAddr, exporter: "http://" + expAddr, stack: s}
 	e.waitTargetsUp(t, 2*len(s.Models)+2)
 	return e
 }
@@ -242,7 +243,7 @@ func TestLivePrometheus(t *testing.T) {
 	ctx := context.Background()
 	const dash = "lc / demo"
 
-	rep, err := Check(ctx, e.api, e.stack)
+	rep, err := CheckURL(ctx, e.url, e.stack)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,178 @@
+package livecheck
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
+)
+
+// classify sets r's Status and Detail from the query outcome already in r
+// (Status error, or Series), the query's selectors (or parse error perr),
+// what Prometheus knows and the catalog of metrics known after traffic.
+//
+// A selector fails when its metric has no series, no target declares it
+// and the catalog does not know it; or when its matchers on target labels
+// (job, model, instance…) select no scrape target, or only targets that
+// neither have series of the metric nor export it after traffic (e.g.
+// process_cpu_seconds_total{job="model_server"}).
+func classify(r *Result, sels []selectorRef, perr error, live liveMetrics, ti targetInfo, cat catalog) {
+	if perr != nil {
+		r.Status = StatusError
+		if r.Detail == "" {
+			r.Detail = "PromQL parse error: " + perr.Error()
+		}
+		return
+	}
+	r.Metrics = namesOf(sels)
+	if r.Status == StatusError {
+		return
+	}
+	var problems, missing, waiting []string
+	seen := map[string]bool{}
+	once := func(list *[]string, s string) {
+		if !seen[s] {
+			seen[s] = true
+			*list = append(*list, s)
+		}
+	}
+	for _, sel := range sels {
+		n := sel.name
+		_, isKnown := cat[n]
+		switch {
+		case live.series[n]:
+		case live.meta[n] || isKnown:
+			once(&waiting, "waiting:"+n)
+		default:
+			p := "metric " + n + " is exported by no target"
+			if sug := suggest(n, live, cat); sug != "" {
+				p += " (did you mean " + sug + "?)"
+			}
+			once(&problems, p)
+			once(&missing, "missing:"+n)
+			continue
+		}
+		if why, _ := ti.selectorVerdict(sel, live, cat); why != "" {
+			once(&problems, why)
+			once(&missing, "missing:"+n)
+		}
+	}
+	if len(problems) > 0 {
+		r.Status = StatusUnknownMetric
+		r.Missing = trimPrefix(missing, "missing:")
+		sort.Strings(r.Missing)
+		r.Detail = strings.Join(problems, "; ")
+		return
+	}
+	if r.Series > 0 {
+		r.Status = StatusOK
+		r.Detail = fmt.Sprintf("%d series", r.Series)
+		return
+	}
+	r.Status = StatusNoTraffic
+	r.Missing = trimPrefix(waiting, "waiting:")
+	sort.Strings(r.Missing)
+	if len(r.Missing) == 0 {
+		r.Detail = "no data yet: its metrics exist, but no series matches yet (expected until requests arrive)"
+		return
+	}
+	parts := make([]string, len(r.Missing))
+	for i, n := range r.Missing {
+		by := cat[n].by
+		if by == "" {
+			by = "a scrape target declares it"
+		}
+		parts[i] = fmt.Sprintf("%s (%s)", n, by)
+	}
+	r.Detail = "no data yet: no series yet of " + strings.Join(parts, ", ") + "; they appear with the first requests"
+}
+
+func trimPrefix(list []string, prefix string) []string {
+	out := make([]string, len(list))
+	for i, s := range list {
+		out[i] = strings.TrimPrefix(s, prefix)
+	}
+	return out
+}
+
+// suggest returns the closest live or known metric name to n, if close.
+func suggest(n string, live liveMetrics, known catalog) string {
+	best, bestD := "", len(n)/3+1
+	try := func(c string) {
+		if d := levenshtein(n, c); d < bestD || (d == bestD && best != "" && c < best) {
+			best, bestD = c, d
+		}
+	}
+	for c := range live.series {
+		try(c)
+	}
+	for c := range known {
+		try(c)
+	}
+	if best == n {
+		return ""
+	}
+	return best
+}
+
+func levenshtein(a, b string) int {
+	if a == b {
+		return 0
+	}
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			c := 1
+			if a[i-1] == b[j-1] {
+				c = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+c)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// ruleHealth marks rules whose evaluation fails in Prometheus (health
+// "err", engine prometheus) as errors: the rule file was loaded but
+// Prometheus cannot evaluate it.
+func ruleHealth(ctx context.Context, api v1.API, rep *Report, timeout time.Duration) error {
+	rctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	res, err := api.Rules(rctx, nil)
+	if err != nil {
+		return fmt.Errorf("livecheck: prometheus: list rules: %w", err)
+	}
+	bad := map[[2]string]string{} // (alert name, model) → last error
+	for _, g := range res.Groups {
+		for _, r := range g.Rules {
+			ar, ok := r.(v1.AlertingRule)
+			if !ok || ar.Health != v1.RuleHealthBad {
+				continue
+			}
+			bad[[2]string{ar.Name, string(ar.Labels["model"])}] = ar.LastError
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	for i := range rep.Results {
+		r := &rep.Results[i]
+		if r.Kind != KindRule {
+			continue
+		}
+		if msg, ok := bad[[2]string{r.Rule, r.Model}]; ok {
+			r.Status = StatusError
+			r.Detail = "Prometheus fails to evaluate the loaded rule: " + msg
+		}
+	}
+	return nil
+}
