@@ -208,7 +208,7 @@ func TestClassify(t *testing.T) {
 		{"known metric on its job", `rate(model_predictions_total{job="ml_model_exporter", model="demo"}[5m])`, false, 200, emptyMatrix, nil,
 			StatusNoTraffic, "model_predictions_total (the exporter)", true},
 		{"model without traffic yet", `rate(http_requests_total{job="ml_model_exporter", model="idle"}[5m])`, false, 200, emptyMatrix, nil,
-			StatusNoTraffic, "its metrics exist", true},
+			StatusNoTraffic, "no series yet of http_requests_total (the exporter)", true},
 		{"model no target has", `rate(http_requests_total{model=~"nosuch|other"}[5m])`, false, 200, emptyMatrix, nil,
 			StatusUnknownMetric, `metric http_requests_total: no scrape target matches {model=~"nosuch|other"}`, true},
 		{"target labels of a non-target label ignored", `http_requests_in_flight{code="500"}`, true, 200, emptyVector, nil,

@@ -55,9 +55,12 @@ func classify(r *Result, sels []selectorRef, perr error, live liveMetrics, ti ta
 			once(&missing, "missing:"+n)
 			continue
 		}
-		if why, _ := ti.selectorVerdict(sel, live, cat); why != "" {
+		switch why, wait := ti.selectorVerdict(sel, live, cat); {
+		case why != "":
 			once(&problems, why)
 			once(&missing, "missing:"+n)
+		case wait:
+			once(&waiting, "waiting:"+n) // the metric exists, not yet for the selected targets
 		}
 	}
 	if len(problems) > 0 {
