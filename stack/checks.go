@@ -10,6 +10,7 @@ import (
 
 	"github.com/distribution/reference"
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/promql"
 	promtemplate "github.com/prometheus/prometheus/template"
 )
 
@@ -202,6 +203,54 @@ func CheckAnnotationTemplate(engine, name, text string) error {
 		// "template: __alert_x:1: unclosed action" → "line 1: unclosed action"
 		msg := strings.TrimPrefix(err.Error(), "template: __alert_"+name+":")
 		return fmt.Errorf("line %s", msg)
+	}
+	return expandTest(engine, name, defs+text, funcs)
+}
+
+// grafanaData mirrors the data Grafana expands annotations with
+// (ngalert state/template.Data), for the fields a template can name.
+type grafanaData struct {
+	Labels map[string]string
+	Values map[string]grafanaValue
+	Value  string
+}
+
+type grafanaValue struct {
+	Labels map[string]string
+	Value  float64
+}
+
+// expandTest expands the template on sample alert data and reports a field
+// that the engine's data does not have ({{ .Invalid }}), which parses but
+// fails on every alert. Other execution errors depend on the values of the
+// firing alert (a label it lacks, a value humanize cannot read), so they are
+// not reported.
+func expandTest(engine, name, text string, funcs template.FuncMap) error {
+	labels := map[string]string{"alertname": name, ModelLabel: "m", "severity": "warning", "stack": "s"}
+	var data any = promtemplate.AlertTemplateData(labels, map[string]string{"stack": "s"}, "", promql.Sample{F: 1})
+	var opts []string
+	if engine == EngineGrafana {
+		v := grafanaValue{Labels: labels, Value: 1}
+		data = grafanaData{Labels: labels, Values: map[string]grafanaValue{"A": v, "B": v, "C": v}, Value: "[ var='B' value=1 ]"}
+		opts = []string{"missingkey=invalid"}
+	}
+	noQuery := func(context.Context, string, time.Time) (promql.Vector, error) { return nil, nil }
+	e := promtemplate.NewTemplateExpander(context.Background(), text, "__alert_"+name, data, model.Time(0), noQuery, nil, opts)
+	if funcs != nil {
+		e.Funcs(funcs)
+	}
+	_, err := e.Expand()
+	if err != nil && strings.Contains(err.Error(), "can't evaluate field") {
+		msg := err.Error()
+		if i := strings.Index(msg, "can't evaluate field"); i >= 0 {
+			msg = msg[i:]
+		}
+		msg, _, _ = strings.Cut(msg, " in type")
+		fields := ".Labels, .ExternalLabels, .ExternalURL, .Value"
+		if engine == EngineGrafana {
+			fields = ".Labels, .Values, .Value"
+		}
+		return fmt.Errorf("%s: the alert's data has %s", msg, fields)
 	}
 	return nil
 }

@@ -149,6 +149,20 @@ smtp:
 			want: []string{`stack.yaml:11:5: alerts[0].summary: is not a valid Prometheus alert template (line 1: undefined variable "$values"); write plain text, or e.g. {{ $labels.model }}: {{ $value }}`},
 		},
 		{
+			name: "a field the alert data lacks (grafana)",
+			src:  head + "alerts:\n  - name: high_cpu\n    summary: '{{ .Invalid }}'\n",
+			want: []string{`stack.yaml:7:5: alerts[0].summary: is not a valid Grafana alert template (can't evaluate field Invalid: the alert's data has .Labels, .Values, .Value); write plain text, or e.g. {{ $labels.model }}: {{ $value }}`},
+		},
+		{
+			name: "a field the alert data lacks (prometheus)",
+			src:  head + "grafana:\n  enabled: false\nalerting:\n  engine: prometheus\nalerts:\n  - name: high_cpu\n    summary: '{{ .Values }}'\n",
+			want: []string{`stack.yaml:11:5: alerts[0].summary: is not a valid Prometheus alert template (can't evaluate field Values: the alert's data has .Labels, .ExternalLabels, .ExternalURL, .Value); write plain text, or e.g. {{ $labels.model }}: {{ $value }}`},
+		},
+		{
+			name: "a label the sample lacks is not an error (negative control)",
+			src:  head + "alerts:\n  - name: high_cpu\n    summary: '{{ humanize $labels.instance }} {{ with query \"up\" }}{{ . | first | value }}{{ end }}'\n",
+		},
+		{
 			name: "Grafana's variables and functions parse (negative control)",
 			src:  head + "alerts:\n  - name: high_cpu\n    summary: '{{ $values.B.Value }} {{ humanize $value }} {{ $labels.model }} {{ graphLink \"x\" }}'\n",
 		},
