@@ -166,6 +166,11 @@ func (e *Exporter) forward(w http.ResponseWriter, r *http.Request, uri string, p
 			h["Content-Length"] = contentLength(len(buf))
 		}
 		w.WriteHeader(resp.StatusCode)
+		if len(buf) > smallWrite {
+			// A client that does not read must not hold its slot forever.
+			_ = rc.SetWriteDeadline(time.Now().Add(e.cfg.Timeout))
+			defer rc.SetWriteDeadline(time.Time{})
+		}
 		if len(buf) > 0 {
 			_, _ = w.Write(buf)
 		}
@@ -182,6 +187,8 @@ func (e *Exporter) forward(w http.ResponseWriter, r *http.Request, uri string, p
 		h["Content-Length"] = []string{strconv.FormatInt(resp.ContentLength, 10)}
 	}
 	w.WriteHeader(resp.StatusCode)
+	wd := e.writeDeadline(rc)
+	defer wd.Stop()
 	flush := resp.ContentLength < 0
 	if flush {
 		_ = rc.Flush()
@@ -191,7 +198,7 @@ func (e *Exporter) forward(w http.ResponseWriter, r *http.Request, uri string, p
 		capture = make([]byte, 0, 4<<10)
 	}
 	buf = buf[:cap(buf)]
-	werr, rerr := streamBody(w, resp.Body, buf, flush, timer, e.cfg.Timeout, &capture, e.respLimit)
+	werr, rerr := streamBody(w, resp.Body, buf, flush, timer, e.cfg.Timeout, wd.renew, &capture, e.respLimit)
 	buf = buf[:0]
 	e.m.upDur.Observe(time.Since(start).Seconds())
 	switch {
@@ -212,6 +219,25 @@ func (e *Exporter) forward(w http.ResponseWriter, r *http.Request, uri string, p
 	}
 	return resp.StatusCode, false
 }
+
+// smallWrite is what fits in net/http's response buffer: writing it never
+// blocks on the client.
+const smallWrite = 4 << 10
+
+// writeDeadline keeps a write deadline of Timeout from now on the client
+// connection while an answer streams (renewed by streamBody through the
+// returned timer's resets); Stop clears it.
+type writeDeadline struct {
+	rc      *http.ResponseController
+	timeout time.Duration
+}
+
+func (e *Exporter) writeDeadline(rc *http.ResponseController) writeDeadline {
+	return writeDeadline{rc: rc, timeout: e.cfg.Timeout}
+}
+
+func (d writeDeadline) renew() { _ = d.rc.SetWriteDeadline(time.Now().Add(d.timeout)) }
+func (d writeDeadline) Stop()  { _ = d.rc.SetWriteDeadline(time.Time{}) }
 
 // outRequest builds the upstream request: same method, the given target,
 // the client's end-to-end headers, the buffered body.

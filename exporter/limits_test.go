@@ -318,3 +318,36 @@ func TestCrossTalk(t *testing.T) {
 		t.Errorf("only %d of %d requests answered", ok.Load(), clients*each)
 	}
 }
+
+// TestNonReadingClient: a client that sends a request and never reads the
+// (large) answer does not hold its in-flight slot beyond the write deadline.
+func TestNonReadingClient(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		chunked bool
+	}{{"content-length", false}, {"chunked", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			big := strings.Repeat("x", 8<<20)
+			up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if !tc.chunked {
+					w.Header().Set("Content-Length", fmt.Sprint(len(big)))
+				}
+				_, _ = io.WriteString(w, big)
+			}))
+			t.Cleanup(up.Close)
+			_, px := startExporter(t, Config{Upstream: up.URL, Kind: KindMLflow, Timeout: 300 * time.Millisecond})
+			c, err := net.Dial("tcp", strings.TrimPrefix(px.URL, "http://"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			_ = c.(*net.TCPConn).SetReadBuffer(4 << 10)
+			fmt.Fprintf(c, "GET /download HTTP/1.1\r\nHost: x\r\n\r\n")
+			time.Sleep(200 * time.Millisecond)
+			if v, _ := value(scrape(t, px.URL), MetricInFlight, nil); v != 1 {
+				t.Fatalf("in flight %v while the answer is blocked, want 1", v)
+			}
+			waitMetric(t, px.URL, MetricInFlight, nil, 0)
+		})
+	}
+}

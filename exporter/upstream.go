@@ -163,15 +163,17 @@ func readBody(buf []byte, r io.Reader, limit int64) (b []byte, full bool, err er
 
 // streamBody copies src to w with buf, flushing after every read when
 // flush is set (streamed answers reach the client as they arrive); idle is
-// reset to idleTimeout after every read. Bytes
+// reset to idleTimeout after every read, and beforeWrite runs before every
+// write (it renews the client's write deadline). Bytes
 // are also appended to *capture while it stays within captureLimit (then
 // capture is set to nil). It returns the write error, then the read error.
-func streamBody(w http.ResponseWriter, src io.Reader, buf []byte, flush bool, idle *time.Timer, idleTimeout time.Duration, capture *[]byte, captureLimit int64) (werr, rerr error) {
+func streamBody(w http.ResponseWriter, src io.Reader, buf []byte, flush bool, idle *time.Timer, idleTimeout time.Duration, beforeWrite func(), capture *[]byte, captureLimit int64) (werr, rerr error) {
 	rc := http.NewResponseController(w)
 	for {
 		n, err := src.Read(buf)
 		if n > 0 {
 			idle.Reset(idleTimeout)
+			beforeWrite()
 			if _, werr = w.Write(buf[:n]); werr != nil {
 				return werr, nil
 			}
