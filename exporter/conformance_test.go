@@ -258,3 +258,54 @@ func TestConformance(t *testing.T) {
 		})
 	}
 }
+
+// TestConformanceUpstreamsAreHostile is the negative control of
+// TestConformance: a naive client (one http.ReadResponse per request on a
+// kept-alive connection, as the deleted hand-written client did) really is
+// fooled by these scripted upstreams, so the suite can fail.
+func TestConformanceUpstreamsAreHostile(t *testing.T) {
+	tests := []struct {
+		name  string
+		serve func(u *rawUpstream, c net.Conn, br *bufio.Reader)
+		// wrong reports whether the naive client's first or second answer
+		// is not the one for its request.
+		wrong func(first, second *http.Response, b1, b2 string) bool
+	}{
+		{
+			"103 then 200",
+			loop(func(b string) string { return "HTTP/1.1 103 Early Hints\r\n\r\n" + answer(echo(b)) }),
+			func(f, s *http.Response, b1, b2 string) bool { return f.StatusCode == 103 || b2 != echo("2") },
+		},
+		{
+			"leftover bytes after a response",
+			loop(func(b string) string { return answer(echo(b)) + answer(echo(`"stale"`)) }),
+			func(f, s *http.Response, b1, b2 string) bool { return b2 != echo("2") },
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			up := newRawUpstream(t, tt.serve)
+			c, err := net.Dial("tcp", up.ln.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+			br := bufio.NewReader(c)
+			naive := func(id string) (*http.Response, string) {
+				fmt.Fprintf(c, "POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s", len(id), id)
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					t.Fatalf("naive read: %v", err)
+				}
+				b, _ := io.ReadAll(resp.Body)
+				return resp, string(b)
+			}
+			f, b1 := naive("1")
+			s, b2 := naive("2")
+			if !tt.wrong(f, s, b1, b2) {
+				t.Errorf("the naive client was not fooled (%d %q, %d %q): the upstream script is not hostile", f.StatusCode, b1, s.StatusCode, b2)
+			}
+		})
+	}
+}
