@@ -234,6 +234,12 @@ smtp:
 			env:  map[string]string{EnvGrafanaAdminPassword: "y"},
 		},
 		{
+			name: "empty password_file",
+			src:  smtpExternal + "  password_file: empty\n",
+			env:  map[string]string{EnvGrafanaAdminPassword: "y"},
+			want: []string{`stack.yaml:12:3: smtp.password_file: "empty" is empty or not a file; write the SMTP password into it, or unset it and export STACKGEN_SMTP_PASSWORD`},
+		},
+		{
 			name: "grafana password located at the document when grafana is not written",
 			src:  head,
 			want: []string{"stack.yaml:1:1: grafana: Grafana needs an admin password: export STACKGEN_GRAFANA_ADMIN_PASSWORD (it is handed to Grafana as a file, never written to deploy/), or set grafana.enabled: false"},
@@ -254,11 +260,17 @@ smtp:
 			if err := os.WriteFile(filepath.Join(dir, "pw"), []byte("secret"), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			s, err := Parse([]byte(tt.src), file)
-			if err != nil {
+			if err := os.WriteFile(filepath.Join(dir, "empty"), nil, 0o600); err != nil {
 				t.Fatal(err)
 			}
-			probs := s.CheckSecrets(func(k string) string { return tt.env[k] })
+			var probs Problems
+			s, err := Parse([]byte(tt.src), file)
+			if err != nil && !errors.As(err, &probs) {
+				t.Fatal(err)
+			}
+			if s != nil {
+				probs = s.CheckSecrets(func(k string) string { return tt.env[k] })
+			}
 			got := strings.ReplaceAll(probs.Error(), file, "stack.yaml")
 			if want := strings.Join(tt.want, "\n"); got != want {
 				t.Errorf("problems:\n%s\nwant:\n%s", got, want)

@@ -272,8 +272,10 @@ func (v *validator) smtp(s *Stack) {
 			if !filepath.IsAbs(f) {
 				f = filepath.Join(s.Dir(), f)
 			}
-			if _, err := os.Stat(f); err != nil {
+			if st, err := os.Stat(f); err != nil {
 				v.add("smtp.password_file", "file %q does not exist (relative to stack.yaml); or unset it and export STACKGEN_SMTP_PASSWORD", m.PasswordFile)
+			} else if !st.Mode().IsRegular() || st.Size() == 0 {
+				v.add("smtp.password_file", "%q is empty or not a file; write the SMTP password into it, or unset it and export STACKGEN_SMTP_PASSWORD", m.PasswordFile)
 			}
 		}
 	}
