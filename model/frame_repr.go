@@ -7,8 +7,9 @@ import (
 	"strings"
 )
 
-// Pandas' display defaults when not attached to a terminal, as in a
-// scoring server: display.width, display.max_rows, display.min_rows.
+// Pandas' display defaults in a plain Python process, as a scoring server
+// is: terminal width 80 (no terminal attached), display.max_rows,
+// display.min_rows; display.max_columns is 0 (fit the width).
 const (
 	pdLineWidth = 80
 	pdMaxRows   = 60
@@ -20,9 +21,9 @@ const (
 // with one space between them and a leading space before every value (and
 // before the names of numeric columns), floats with a common number of
 // decimals (at most 6, trailing zeros trimmed), frames over 60 rows cut to
-// their first and last 5, and columns wrapped into blocks of at most 80
-// characters joined by " \". Scientific notation for very large or small
-// floats and cutting frames over 20 columns are not reproduced.
+// their first and last 5, frames wider than 80 characters cut to their
+// first and last columns around " ...". Scientific notation for very large
+// or small floats is not reproduced. Checked against pandas 1.5.3.
 func (f *frame) repr() string {
 	if f.n == 0 {
 		names := make([]string, len(f.cols))
@@ -64,14 +65,8 @@ func (f *frame) repr() string {
 			head = " " + head
 		}
 		col := append([]string{head}, c.cellStrings(rows, kind)...)
-		if cut {
-			col = insertAt(col, 1+pdMinRows/2, "...")
-		}
 		strcols[j] = col
 		widths[j] = maxLen(col)
-	}
-	if cut {
-		idx = insertAt(idx, 1+pdMinRows/2, "..")
 	}
 	for j, col := range strcols {
 		for i, s := range col {
@@ -82,56 +77,79 @@ func (f *frame) repr() string {
 	for i, s := range idx {
 		idx[i] = s + strings.Repeat(" ", idxWidth-runeLen(s))
 	}
-	// wrap into blocks that fit the line width (pandas' _join_multiline)
-	bins := binify(widths, pdLineWidth-idxWidth-1)
-	blocks := make([]string, 0, len(bins))
-	start := 0
-	for b, end := range bins {
-		lines := make([]string, len(idx))
-		for i := range idx {
-			parts := []string{idx[i]}
-			for _, col := range strcols[start:end] {
-				parts = append(parts, col[i])
-			}
-			if len(bins) > 1 {
-				switch {
-				case b < len(bins)-1 && i == 0:
-					parts = append(parts, " \\")
-				case b < len(bins)-1:
-					parts = append(parts, "  ")
-				default:
-					parts = append(parts, " ")
-				}
-			}
-			lines[i] = strings.Join(parts, " ")
-		}
-		blocks = append(blocks, strings.Join(lines, "\n"))
-		start = end
-	}
-	out := strings.Join(blocks, "\n\n")
 	if cut {
+		// the cut rows: "..." in columns wider than 3, ".." in others
+		dots := func(w int) string {
+			if w > 3 {
+				return "..."
+			}
+			return ".."
+		}
+		for j, col := range strcols {
+			d := dots(widths[j])
+			strcols[j] = insertAt(col, 1+pdMinRows/2, strings.Repeat(" ", widths[j]-len(d))+d)
+		}
+		d := dots(idxWidth)
+		idx = insertAt(idx, 1+pdMinRows/2, d+strings.Repeat(" ", idxWidth-len(d)))
+	}
+	// Too wide: keep the first and last columns around a " ..." column
+	// (pandas' _fit_strcols_to_terminal_width).
+	keep := fitColumns(idxWidth, widths)
+	cutCols := keep < len(strcols)
+	if cutCols {
+		dots := make([]string, len(idx))
+		for i := range dots {
+			dots[i] = " ..."
+		}
+		half := keep / 2
+		kept := append([][]string{}, strcols[:half]...)
+		kept = append(kept, dots)
+		strcols = append(kept, strcols[len(strcols)-half:]...)
+	}
+	lines := make([]string, len(idx))
+	for i := range idx {
+		parts := []string{idx[i]}
+		for _, col := range strcols {
+			parts = append(parts, col[i])
+		}
+		lines[i] = strings.Join(parts, " ")
+	}
+	out := strings.Join(lines, "\n")
+	if cut || cutCols {
 		out += "\n\n[" + strconv.Itoa(f.n) + " rows x " + strconv.Itoa(len(f.cols)) + " columns]"
 	}
 	return out
 }
 
-// binify splits columns of the given widths into blocks that fit
-// lineWidth, as pandas' _binify does; it returns each block's end.
-func binify(widths []int, lineWidth int) []int {
-	var bins []int
-	curr := 0
-	for i, w := range widths {
-		curr += w + 1
-		limit := curr + 2
-		if i == len(widths)-1 {
-			limit = curr + 1
-		}
-		if limit > lineWidth && i > 0 {
-			bins = append(bins, i)
-			curr = w + 1
-		}
+// fitColumns is how many value columns pandas keeps in a line of
+// pdLineWidth: it drops middle columns until the line fits, then keeps
+// at least 2; more than that is all of them.
+func fitColumns(idxWidth int, widths []int) int {
+	lineLen := idxWidth
+	for _, w := range widths {
+		lineLen += 1 + w
 	}
-	return append(bins, len(widths))
+	adjDif := lineLen - pdLineWidth + 1
+	lens := append([]int{idxWidth}, widths...) // the index counts as a column here
+	for adjDif > 0 && len(lens) > 1 {
+		mid := pyRoundHalf(len(lens))
+		adjDif -= lens[mid] + 1
+		lens = append(lens[:mid], lens[mid+1:]...)
+	}
+	fitted := max(len(lens)-1, 2)
+	if fitted >= len(widths) {
+		return len(widths)
+	}
+	return fitted - fitted%2 // pandas keeps fitted/2 on each side
+}
+
+// pyRoundHalf is Python's round(n / 2): halves round to the even neighbour.
+func pyRoundHalf(n int) int {
+	h := n / 2
+	if n%2 == 1 && h%2 == 1 {
+		h++
+	}
+	return h
 }
 
 // kind is the pandas dtype family of the column: float, int, bool or object.
@@ -176,13 +194,7 @@ func (c *column) cellStrings(rows []int, kind string) []string {
 	out := make([]string, len(rows))
 	if kind == "float" {
 		for i, r := range rows {
-			v := math.NaN()
-			switch {
-			case c.vals != nil:
-				v = c.vals[r]
-			case c.cells[r] != nil:
-				v, _ = strconv.ParseFloat(string(c.cells[r].(json.Number)), 64)
-			}
+			v := c.floatAt(r)
 			switch {
 			case math.IsNaN(v):
 				out[i] = "NaN"
@@ -204,6 +216,24 @@ func (c *column) cellStrings(rows []int, kind string) []string {
 		for i, s := range out {
 			if !strings.HasPrefix(s, "-") {
 				out[i] = " " + s
+			}
+		}
+		// scientific notation when values would show as 0 or take too much room
+		large, small, maxLen := false, false, 0
+		for i, r := range rows {
+			v := math.Abs(c.floatAt(r))
+			large = large || v > 1e6
+			small = small || v > 0 && v < 1e-6
+			maxLen = max(maxLen, len(out[i]))
+		}
+		if small || large && maxLen > 12 {
+			for i, r := range rows {
+				if v := c.floatAt(r); !math.IsNaN(v) && !math.IsInf(v, 0) {
+					out[i] = strconv.FormatFloat(v, 'e', 6, 64)
+					if v >= 0 {
+						out[i] = " " + out[i]
+					}
+				}
 			}
 		}
 		return out
@@ -228,6 +258,16 @@ func (c *column) cellStrings(rows []int, kind string) []string {
 		out[i] = s
 	}
 	return out
+}
+
+// floatAt is row r of a float column (NaN for None).
+func (c *column) floatAt(r int) float64 {
+	switch {
+	case c.vals != nil:
+		return c.vals[r]
+	}
+	v, _ := toFloat(c.cells[r]) // a number or None in a float column
+	return v
 }
 
 // canTrim reports whether every decimal number in out has more than one

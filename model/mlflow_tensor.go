@@ -32,6 +32,9 @@ func toFloat(v any) (float64, *pyErr) {
 		}
 		return 0, nil
 	case json.Number:
+		if isIntLiteral(string(x)) && strings.HasPrefix(string(x), "-") && strings.Trim(string(x), "-0") == "" {
+			return 0, nil // Python's int has no negative zero
+		}
 		f, err := strconv.ParseFloat(string(x), 64)
 		if err != nil && !isRangeErr(err) {
 			return 0, &pyErr{"ValueError", "could not convert string to float: " + pyStrRepr(string(x))}

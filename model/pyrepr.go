@@ -173,6 +173,9 @@ func pyValueRepr(v any) string {
 		}
 		return "False"
 	case json.Number:
+		if x == "-0" {
+			return "0" // Python's int has no negative zero
+		}
 		if isIntLiteral(string(x)) {
 			return string(x)
 		}
