@@ -17,6 +17,7 @@ import (
 
 // fakeContainer is a container of the fake engine.
 type fakeContainer struct {
+	image                            string
 	id, service, role, state, health string
 	exit, restarts                   int
 	started, finished                time.Time
@@ -36,6 +37,8 @@ type fakeDocker struct {
 	calls      []string
 	onUp       func(ctx context.Context, f *fakeDocker) error
 	next       int
+	// images answers `docker image ls`.
+	images []string
 }
 
 func (f *fakeDocker) add(c *fakeContainer) *fakeContainer {
@@ -123,6 +126,10 @@ func (f *fakeDocker) run(ctx context.Context, _ []string, _ string, args ...stri
 		return f.ps(args[1:]), nil
 	case args[0] == "container" && args[1] == "inspect":
 		return f.inspect(args[2:])
+	case args[0] == "image" && args[1] == "ls":
+		return []byte(strings.Join(f.images, "\n")), nil
+	case args[0] == "rmi":
+		return nil, nil
 	case args[0] == "image" || args[0] == "build" || args[0] == "buildx" || args[0] == "kill" || args[0] == "pull":
 		return nil, nil
 	case args[0] == "start":
@@ -169,6 +176,13 @@ func contains(l []string, s string) bool {
 		}
 	}
 	return false
+}
+
+func (c *fakeContainer) imageName() string {
+	if c.image == "" {
+		return "img"
+	}
+	return c.image
 }
 
 func (c *fakeContainer) labels() map[string]string {
@@ -236,7 +250,7 @@ func (f *fakeDocker) inspect(ids []string) ([]byte, error) {
 			out = append(out, map[string]any{
 				"Id": c.id, "Name": "/" + c.project + "-" + c.service + "-1", "RestartCount": c.restarts,
 				"State":           state,
-				"Config":          map[string]any{"Image": "img", "Labels": c.labels()},
+				"Config":          map[string]any{"Image": c.imageName(), "Labels": c.labels()},
 				"NetworkSettings": map[string]any{"Ports": ports},
 			})
 		}

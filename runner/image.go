@@ -467,3 +467,31 @@ func errImageMissing(image, service, pullErr string) error {
 	}
 	return &Error{Code: ExitImageMissing, Err: errors.New(msg), Fix: fix}
 }
+
+// pruneImages removes the content-tagged stackgen images (label
+// VersionLabel) that no container uses, in any state, except keep: each
+// build of stackgen leaves one, and only the ones of running or stopped
+// stacks are needed. docker rmi without -f refuses an image in use, so a
+// container created meanwhile keeps its image. It returns the images removed.
+func (e *Engine) pruneImages(ctx context.Context, keep string) []string {
+	out, err := run(ctx, nil, e.Docker, "image", "ls", "--filter", "label="+VersionLabel, "--format", "{{.Repository}}:{{.Tag}}")
+	if err != nil {
+		return nil
+	}
+	used := map[string]bool{keep: true}
+	if cs, err := listDocker(ctx, e.Docker); err == nil {
+		for _, c := range cs {
+			used[c.Image] = true
+		}
+	}
+	var removed []string
+	for _, img := range strings.Fields(string(out)) {
+		if used[img] || !strings.HasPrefix(img, "stackgen:") {
+			continue
+		}
+		if _, err := run(ctx, nil, e.Docker, "rmi", img); err == nil {
+			removed = append(removed, img)
+		}
+	}
+	return removed
+}

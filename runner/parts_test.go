@@ -247,3 +247,18 @@ func TestContentTag(t *testing.T) {
 		t.Errorf("tagSafe = %q", got)
 	}
 }
+
+func TestPruneImages(t *testing.T) {
+	f := &fakeDocker{images: []string{"stackgen:v1-aaaaaaaaaaaa", "stackgen:v1-bbbbbbbbbbbb", "stackgen:v2-cccccccccccc", "other/labelled:1"}}
+	f.add(&fakeContainer{service: "demo", state: "exited", image: "stackgen:v1-bbbbbbbbbbbb", project: "sgtest-other"})
+	f.install(t)
+	e := &Engine{Docker: "docker"}
+	got := e.pruneImages(context.Background(), "stackgen:v2-cccccccccccc")
+	// Only the image no container uses, not the current one, not another repository.
+	if len(got) != 1 || got[0] != "stackgen:v1-aaaaaaaaaaaa" {
+		t.Errorf("pruned %v", got)
+	}
+	if f.called("rmi -f") {
+		t.Error("forced removal")
+	}
+}

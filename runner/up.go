@@ -201,6 +201,11 @@ func (p *Project) Up(ctx context.Context, o UpOptions) (*UpResult, error) {
 			return nil, err
 		}
 	}
+	if p.StackgenImage != "" {
+		if gone := p.Engine.pruneImages(ctx, p.StackgenImage); len(gone) > 0 {
+			fmt.Fprintf(o.Out, "  removed unused stackgen image(s) %s\n", strings.Join(gone, ", "))
+		}
+	}
 	res.Endpoints = endpoints(p.File)
 	res.Elapsed = time.Since(start)
 	return res, nil
