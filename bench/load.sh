@@ -7,8 +7,9 @@
 #   stackgen load --url URL --payload post.json -c16 -d5s --output json
 # alternating which goes first (so drift and other load on the machine hit
 # both alike), and prints each rate, the per-round ratio stackgen/wrk and the
-# median and total ratio. STD=1 adds a third contender: stackgen load with the
-# net/http client (--http-client std), for reference.
+# median and total ratio, and the 1-minute load average after each round (the
+# machine is shared: record it with the numbers). STD=1 adds a third
+# contender: stackgen load with the net/http client (--http-client std).
 #
 # Usage: bench/load.sh                (from anywhere in the repository)
 # Environment: ROUNDS (5), DURATION (5s), CONNS (16), THREADS (2), PORT (18490), STD (0).
@@ -72,10 +73,11 @@ run_load() { # extra flags
 	awk -v r="$rps" -v n="$n" '{printf "%s %.1f\n", r, ($1 + $2) * 1e6 / n}' "$tmp/time"
 }
 
+echo "# uptime: $(uptime)"
 echo "# $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(go version | awk '{print $3}'), $(wrk --version 2>&1 | head -1 | awk '{print $1, $2}')"
 echo "# target $url, wrk -t$THREADS -c$CONNS -d$DURATION vs stackgen load -c$CONNS -d$DURATION, $ROUNDS rounds"
 run_wrk >/dev/null # warm up the upstream
-hdr="round  wrk_rps   load_rps  ratio   wrk_cpu_us/req  load_cpu_us/req"
+hdr="round  wrk_rps   load_rps  ratio   wrk_cpu_us/req  load_cpu_us/req  load1"
 [ "$STD" = 1 ] && hdr="$hdr  std_rps   std_ratio  std_cpu_us/req"
 echo "$hdr"
 ratios=()
@@ -93,7 +95,7 @@ for r in $(seq "$ROUNDS"); do
 	ratios+=("$ratio")
 	sw=$(awk -v a="$sw" -v b="$w" 'BEGIN {print a + b}')
 	sl=$(awk -v a="$sl" -v b="$l" 'BEGIN {print a + b}')
-	line=$(printf '%-6s %-9.0f %-9.0f %-7s %-15s %s' "$r" "$w" "$l" "$ratio" "$wc" "$lc")
+	line=$(printf '%-6s %-9.0f %-9.0f %-7s %-15s %-16s %s' "$r" "$w" "$l" "$ratio" "$wc" "$lc" "$(cut -d' ' -f1 /proc/loadavg)")
 	if [ "$STD" = 1 ]; then
 		read -r s sc < <(run_load --http-client std)
 		line="$line  $(printf '%-9.0f %-10.3f %s' "$s" "$(awk -v s="$s" -v w="$w" 'BEGIN {print s / w}')" "$sc")"
@@ -102,4 +104,5 @@ for r in $(seq "$ROUNDS"); do
 done
 median=$(printf '%s\n' "${ratios[@]}" | sort -n | awk '{a[NR] = $1} END {if (NR % 2) print a[(NR + 1) / 2]; else printf "%.3f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2}')
 total=$(awk -v l="$sl" -v w="$sw" 'BEGIN {printf "%.3f", l / w}')
-echo "median ratio stackgen load / wrk: $median   total ratio: $total   (goal >= 0.90)"
+echo "median ratio stackgen load / wrk: $median   total ratio: $total   (floor >= 0.90, goal 0.95)"
+echo "# uptime: $(uptime)"

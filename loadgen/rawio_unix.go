@@ -20,6 +20,11 @@ type rawIO struct {
 	conn    net.Conn
 	pending []byte // request bytes to write before the next read
 	buf     []byte // backing store of pending
+
+	fn   func(fd uintptr) bool // r.callback, bound once
+	p    []byte                // the current Read's buffer
+	n    int                   // and its result
+	rerr error
 }
 
 func newRawIO(conn net.Conn) *rawIO {
@@ -31,7 +36,9 @@ func newRawIO(conn net.Conn) *rawIO {
 	if err != nil {
 		return &rawIO{conn: conn}
 	}
-	return &rawIO{rc: rc, conn: conn}
+	r := &rawIO{rc: rc, conn: conn}
+	r.fn = r.callback
+	return r
 }
 
 // write queues b (copied: the caller may reuse it) to be written by the next
@@ -50,31 +57,10 @@ func (r *rawIO) Read(p []byte) (int, error) {
 	if r.rc == nil {
 		return r.conn.Read(p)
 	}
-	var n int
-	var rerr error
-	err := r.rc.Read(func(fd uintptr) bool {
-		if r.pending != nil {
-			w, err := writeAll(int(fd), r.pending)
-			r.pending = r.pending[w:]
-			if err != nil || len(r.pending) > 0 {
-				rerr = err
-				return true // finish (or fail) the write outside the poller
-			}
-			r.pending, r.buf = nil, r.buf[:0]
-			return false // the response cannot be there yet: wait for it
-		}
-		for {
-			n, rerr = syscall.Read(int(fd), p)
-			if rerr == syscall.EINTR {
-				continue
-			}
-			break
-		}
-		if rerr == syscall.EAGAIN {
-			return false
-		}
-		return true
-	})
+	r.p, r.n, r.rerr = p, 0, nil
+	err := r.rc.Read(r.fn)
+	n, rerr := r.n, r.rerr
+	r.p = nil
 	if err != nil {
 		return 0, err
 	}
@@ -99,6 +85,30 @@ func (r *rawIO) Read(p []byte) (int, error) {
 		return 0, io.EOF
 	}
 	return n, nil
+}
+
+// callback is the syscall.RawConn.Read function: it writes the pending
+// request, then reads into r.p. It is bound once (r.fn) so that a Read
+// allocates no closure.
+func (r *rawIO) callback(fd uintptr) bool {
+	if r.pending != nil {
+		w, err := writeAll(int(fd), r.pending)
+		r.pending = r.pending[w:]
+		if err != nil || len(r.pending) > 0 {
+			r.rerr = err
+			return true // finish (or fail) the write outside the poller
+		}
+		r.pending, r.buf = nil, r.buf[:0]
+		return false // the response cannot be there yet: wait for it
+	}
+	for {
+		r.n, r.rerr = syscall.Read(int(fd), r.p)
+		if r.rerr == syscall.EINTR {
+			continue
+		}
+		break
+	}
+	return r.rerr != syscall.EAGAIN
 }
 
 // writeAll writes b to fd until done or EAGAIN.
