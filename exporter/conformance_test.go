@@ -309,3 +309,47 @@ func TestConformanceUpstreamsAreHostile(t *testing.T) {
 		})
 	}
 }
+
+// TestWrittenPostNotRetried: a POST that reached the upstream is not sent
+// again when the connection breaks before the answer, even with an
+// Idempotency-Key header (which the Transport alone would retry on a reused
+// connection). The key still reaches the upstream.
+func TestWrittenPostNotRetried(t *testing.T) {
+	var keys sync.Map
+	up := newRawUpstream(t, func(u *rawUpstream, c net.Conn, br *bufio.Reader) {
+		for {
+			req, b, ok := u.readReq(br)
+			if !ok {
+				return
+			}
+			keys.Store(req.Header.Get("Idempotency-Key"), true)
+			if b == `"break"` {
+				return // close after reading it whole: no answer
+			}
+			_, _ = io.WriteString(c, answer(echo(b)))
+		}
+	})
+	_, px := startExporter(t, Config{Upstream: up.url(), Kind: KindMLflow})
+	for _, body := range []string{`1`, `"break"`} { // the second one uses the pooled connection
+		req, _ := http.NewRequest("POST", px.URL+"/predict", strings.NewReader(body))
+		req.Header.Set("Idempotency-Key", "k-"+body)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		want := 200
+		if body != `1` {
+			want = 502
+		}
+		if resp.StatusCode != want {
+			t.Errorf("POST %s: %d, want %d", body, resp.StatusCode, want)
+		}
+	}
+	if n := up.reqs.Load(); n != 2 {
+		t.Errorf("upstream read %d requests, want 2 (the broken one must not be sent again)", n)
+	}
+	if _, ok := keys.Load(`k-1`); !ok {
+		t.Error("Idempotency-Key not forwarded")
+	}
+}

@@ -268,6 +268,16 @@ func (e *Exporter) outRequest(ctx context.Context, r *http.Request, uri string, 
 	if _, ok := out.Header["User-Agent"]; !ok {
 		out.Header["User-Agent"] = emptyUA
 	}
+	// The Transport would retry a written request carrying an idempotency
+	// key after a broken connection; the proxy retries only requests of
+	// which nothing was written. Header names are case-insensitive on the
+	// wire, but the Transport looks up the canonical key only.
+	for _, k := range [...]string{"Idempotency-Key", "X-Idempotency-Key"} {
+		if v, ok := out.Header[k]; ok {
+			delete(out.Header, k)
+			out.Header[strings.ToLower(k)] = v
+		}
+	}
 	if len(rb.b) > 0 {
 		out.ContentLength = int64(len(rb.b))
 		out.Body, _ = rb.body()
