@@ -146,7 +146,9 @@ func (c *fastClient) newSession() session {
 				req.Header.Add(k, v)
 			}
 		}
-		req.Header.SetUserAgent(UserAgent)
+		if c.cfg.Headers.Get("User-Agent") == "" {
+			req.Header.SetUserAgent(UserAgent)
+		}
 		if len(r.body) > 0 || (c.cfg.Method != http.MethodGet && c.cfg.Method != http.MethodHead) {
 			req.SetBodyRaw(r.body)
 		}

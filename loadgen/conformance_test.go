@@ -306,9 +306,11 @@ func TestRequestHeaders(t *testing.T) {
 		name    string
 		headers http.Header
 		wantCT  string
+		wantUA  string
 	}{
-		{"default content type", http.Header{"X-Api-Key": {"k1"}}, "application/json"},
-		{"header overrides content type", http.Header{"Content-Type": {"text/csv"}, "X-Api-Key": {"k1"}}, "text/csv"},
+		{"default content type", http.Header{"X-Api-Key": {"k1"}}, "application/json", UserAgent},
+		{"header overrides content type", http.Header{"Content-Type": {"text/csv"}, "X-Api-Key": {"k1"}}, "text/csv", UserAgent},
+		{"header overrides user agent", http.Header{"User-Agent": {"probe/1"}, "X-Api-Key": {"k1"}}, "application/json", "probe/1"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -334,7 +336,7 @@ func TestRequestHeaders(t *testing.T) {
 					{req.Method, "POST"},
 					{req.URL.RequestURI(), "/predict?q=1"},
 					{req.Header.Get("Content-Type"), tc.wantCT},
-					{req.Header.Get("User-Agent"), UserAgent},
+					{req.Header.Get("User-Agent"), tc.wantUA},
 					{req.Header.Get("X-Api-Key"), "k1"},
 					{req.Header.Get("X-Body"), string(validBody)},
 				}
@@ -343,8 +345,13 @@ func TestRequestHeaders(t *testing.T) {
 						t.Errorf("got %q, want %q", c[0], c[1])
 					}
 				}
-				if n := len(req.Header.Values("Content-Type")); n != 1 {
-					t.Errorf("%d Content-Type headers, want 1", n)
+				for _, h := range []string{"Content-Type", "User-Agent"} {
+					if n := len(req.Header.Values(h)); n != 1 {
+						t.Errorf("%d %s headers, want 1", n, h)
+					}
+				}
+				if req.ContentLength != int64(len(validBody)) || req.Host == "" {
+					t.Errorf("Content-Length %d, Host %q", req.ContentLength, req.Host)
 				}
 			})
 		})

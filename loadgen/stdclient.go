@@ -65,7 +65,9 @@ func (c *stdClient) newSession() session {
 		for k, vs := range c.cfg.Headers {
 			req.Header[k] = vs
 		}
-		req.Header.Set("User-Agent", UserAgent)
+		if req.Header.Get("User-Agent") == "" {
+			req.Header.Set("User-Agent", UserAgent)
+		}
 		if r.contentType != "" && req.Header.Get("Content-Type") == "" {
 			req.Header.Set("Content-Type", r.contentType)
 		}
