@@ -155,6 +155,12 @@ func (p *Project) Up(ctx context.Context, o UpOptions) (*UpResult, error) {
 				w.poll(context.WithoutCancel(ctx), true)
 				w.draw(true)
 				p.removeCreated(context.WithoutCancel(ctx), o.Out)
+				switch {
+				case ctx.Err() != nil: // interrupted
+					return nil, ctx.Err()
+				case upCtx.Err() != nil: // compose killed at the deadline
+					return nil, p.notReady(ctx, w, fmt.Sprintf("not ready within %s (compose up still running)", o.Timeout), o)
+				}
 				return nil, p.upFailed(ctx, w, err, o)
 			}
 			if err := p.afterCompose(ctx, w, before, res); err != nil {

@@ -75,6 +75,9 @@ or target not ready (its last log lines and errors are shown).`,
 					return liveCheck(ctx, s, prom, stderr)
 				},
 			})
+			if errors.Is(err, context.Canceled) {
+				return exitf(runner.ExitFailure, "interrupted: compose was stopped and the containers it had created but not started were removed; `stackgen status` shows what runs")
+			}
 			if err != nil {
 				return runnerExit(err)
 			}
