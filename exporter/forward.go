@@ -224,9 +224,9 @@ func (e *Exporter) forward(w http.ResponseWriter, r *http.Request, uri string, p
 // blocks on the client.
 const smallWrite = 4 << 10
 
-// writeDeadline keeps a write deadline of Timeout from now on the client
-// connection while an answer streams (renewed by streamBody through the
-// returned timer's resets); Stop clears it.
+// writeDeadline keeps a write deadline on the client connection while an
+// answer streams: renew (called by streamBody before every write) sets it
+// Timeout from now, Stop clears it for the next request on the connection.
 type writeDeadline struct {
 	rc      *http.ResponseController
 	timeout time.Duration
