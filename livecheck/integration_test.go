@@ -222,14 +222,20 @@ func (e *env) traffic(t testing.TB, n int) {
 	}
 }
 
+// find returns query A of the panel: on the model dashboard's exporter rows
+// unless panel starts with "TF:" (then the TF Serving row).
 func find(t testing.TB, rep Report, dashboard, panel string) Result {
 	t.Helper()
+	row := "Exporter"
+	if p, ok := strings.CutPrefix(panel, "TF:"); ok {
+		row, panel = "TF Serving", p
+	}
 	for _, r := range rep.Results {
-		if r.Dashboard == dashboard && r.Panel == panel && r.RefID == "A" {
+		if r.Dashboard == dashboard && strings.HasPrefix(r.Row, row) && r.Panel == panel && r.RefID == "A" {
 			return r
 		}
 	}
-	t.Fatalf("no result for dashboard %q panel %q", dashboard, panel)
+	t.Fatalf("no result for dashboard %q row %s… panel %q", dashboard, row, panel)
 	return Result{}
 }
 
@@ -262,7 +268,9 @@ func TestLivePrometheus(t *testing.T) {
 		{"Upstream latency", StatusNoTraffic, ""}, // exported from start, empty histogram: NaN
 		{"Target health", StatusOK, ""},
 		{"Threads", StatusOK, ""},
-		{"Model server health", StatusOK, ""},
+		{"TF:Model server health", StatusOK, ""},
+		{"TF:Requests/s (RPS)", StatusOK, ""}, // the demo model server creates its OK counter at 0
+		{"TF:P95 latency", StatusNoTraffic, ""},
 	} {
 		r := find(t, rep, dash, tc.panel)
 		if r.Status != tc.want || strings.Join(r.Missing, ",") != tc.missing {
@@ -273,7 +281,7 @@ func TestLivePrometheus(t *testing.T) {
 	for _, p := range rep.WaitingPanels() {
 		waiting[p.Title] = true
 	}
-	if !waiting["Predictions/s by class"] || waiting["Target health"] {
+	if !waiting["Predictions/s by class"] || waiting["Target health"] || waiting["Requests/s (RPS)"] != true {
 		t.Errorf("before traffic, waiting panels: %v", rep.WaitingPanels())
 	}
 	for _, r := range rep.Results {

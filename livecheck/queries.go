@@ -43,6 +43,7 @@ type timeJSON struct {
 }
 
 type panelJSON struct {
+	ID          int             `json:"id"`
 	Title       string          `json:"title"`
 	Type        string          `json:"type"`
 	Datasource  json.RawMessage `json:"datasource"`
@@ -110,10 +111,15 @@ func panelItems(s *stack.Stack, lookup labelLookup) ([]item, error) {
 		if err != nil {
 			return nil, fmt.Errorf("dashboard %s: %w", file, err)
 		}
-		var walk func(ps []panelJSON)
-		walk = func(ps []panelJSON) {
+		var walk func(ps []panelJSON, row string)
+		walk = func(ps []panelJSON, row string) {
 			for _, p := range ps {
-				walk(p.Panels)
+				if p.Type == "row" {
+					row = p.Title // the panels after a row header belong to it
+					walk(p.Panels, row)
+					continue
+				}
+				walk(p.Panels, row)
 				if !isPrometheus(p.Datasource, true) {
 					continue
 				}
@@ -130,7 +136,7 @@ func panelItems(s *stack.Stack, lookup labelLookup) ([]item, error) {
 					out = append(out, item{
 						res: Result{
 							Kind: KindPanel, Dashboard: b.Title, DashboardUID: b.UID, DashboardFile: file,
-							Panel: p.Title, RefID: t.RefID, Query: expand(t.Expr, builtins, vars),
+							Row: row, Panel: p.Title, PanelID: p.ID, RefID: t.RefID, Query: expand(t.Expr, builtins, vars),
 						},
 						instant: t.Instant && (t.Range == nil || !*t.Range),
 						rng:     rng,
@@ -139,7 +145,7 @@ func panelItems(s *stack.Stack, lookup labelLookup) ([]item, error) {
 				}
 			}
 		}
-		walk(b.Panels)
+		walk(b.Panels, "")
 	}
 	return out, nil
 }

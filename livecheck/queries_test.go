@@ -2,6 +2,7 @@ package livecheck
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -124,9 +125,18 @@ alerting:
 		t.Fatal(err)
 	}
 	dash := map[string]int{}
+	ids := map[string]bool{}
 	for _, it := range items {
 		r := it.res
 		dash[r.Dashboard]++
+		id := fmt.Sprintf("%s/%d/%s", r.DashboardUID, r.PanelID, r.RefID)
+		if r.PanelID == 0 || ids[id] {
+			t.Errorf("panel id %s missing or repeated", id)
+		}
+		ids[id] = true
+		if r.Dashboard != "t / all models" && r.Row == "" {
+			t.Errorf("%s: no row", r.Where())
+		}
 		if r.Kind != KindPanel || r.Panel == "" || r.RefID == "" || r.DashboardUID == "" || r.DashboardFile == "" {
 			t.Errorf("incomplete result %+v", r)
 		}

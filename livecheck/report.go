@@ -54,10 +54,13 @@ type Result struct {
 	Dashboard     string `json:"dashboard,omitempty"`
 	DashboardUID  string `json:"dashboard_uid,omitempty"`
 	DashboardFile string `json:"dashboard_file,omitempty"`
-	// Panel is the panel title and RefID the query's refId in the panel
-	// (panels only).
-	Panel string `json:"panel,omitempty"`
-	RefID string `json:"ref_id,omitempty"`
+	// Row is the title of the row the panel is in, Panel the panel title,
+	// PanelID its id in the dashboard and RefID the query's refId in the
+	// panel (panels only).
+	Row     string `json:"row,omitempty"`
+	Panel   string `json:"panel,omitempty"`
+	PanelID int    `json:"panel_id,omitempty"`
+	RefID   string `json:"ref_id,omitempty"`
 	// Rule is the alert name (the alertname label) and RuleTitle the
 	// Grafana rule title, unique per model (rules only).
 	Rule      string `json:"rule,omitempty"`
@@ -82,8 +85,9 @@ type Result struct {
 	Series int `json:"series"`
 }
 
-// Where names the query's origin: `dashboard "demo / demo", panel "P95
-// latency", query B` or `alert rule "high_error_ratio" (model "demo")`.
+// Where names the query's origin: `dashboard "demo / demo", row
+// "Exporter: traffic and latency", panel "P95 latency", query B` or `alert
+// rule "high_error_ratio" (model "demo")`.
 func (r Result) Where() string {
 	if r.Kind == KindRule {
 		if r.Model == "" {
@@ -91,16 +95,23 @@ func (r Result) Where() string {
 		}
 		return fmt.Sprintf("alert rule %q (model %q)", r.Rule, r.Model)
 	}
-	w := fmt.Sprintf("dashboard %q, panel %q", r.Dashboard, r.Panel)
+	w := panelWhere(r.Dashboard, r.Row, r.Panel)
 	if r.RefID != "" {
 		w += ", query " + r.RefID
 	}
 	return w
 }
 
+func panelWhere(dashboard, row, panel string) string {
+	if row == "" {
+		return fmt.Sprintf("dashboard %q, panel %q", dashboard, panel)
+	}
+	return fmt.Sprintf("dashboard %q, row %q, panel %q", dashboard, row, panel)
+}
+
 // String is one line for a person: where, the query, and the detail:
 //
-//	dashboard "demo / demo", panel "P95 latency", query A: `sum(rate(foo_total[5m]))`: metric foo_total is exported by no target
+//	dashboard "demo / demo", row "Exporter: traffic and latency", panel "Requests/s", query A: `sum(rate(foo_total[5m]))`: metric foo_total is exported by no target
 func (r Result) String() string {
 	return fmt.Sprintf("%s: `%s`: %s", r.Where(), r.Query, r.Detail)
 }
@@ -191,10 +202,12 @@ func (r Report) Format(w io.Writer, verbose bool) error {
 
 // Panel is the verdict on one dashboard panel, from its queries' results.
 type Panel struct {
-	// Dashboard, DashboardUID and Title name the panel.
+	// Dashboard, DashboardUID, Row, Title and ID name the panel.
 	Dashboard    string `json:"dashboard"`
 	DashboardUID string `json:"dashboard_uid"`
+	Row          string `json:"row,omitempty"`
 	Title        string `json:"panel"`
+	ID           int    `json:"panel_id"`
 	// Status is error or unknown_metric when a query failed (the first
 	// failure's), else ok when a query has data, else no_traffic: Grafana
 	// shows "No data" only when every query of the panel is empty.
@@ -203,10 +216,11 @@ type Panel struct {
 	Results []Result `json:"results"`
 }
 
-// String is one line: `dashboard "demo / demo", panel "P95 latency": no
-// data until requests arrive (waits for http_request_duration_seconds_bucket)`.
+// String is one line: `dashboard "demo / demo", row "Exporter: traffic and
+// latency", panel "P95 latency": no data until requests arrive (waits for
+// http_request_duration_seconds_bucket)`.
 func (p Panel) String() string {
-	w := fmt.Sprintf("dashboard %q, panel %q", p.Dashboard, p.Title)
+	w := panelWhere(p.Dashboard, p.Row, p.Title)
 	switch p.Status {
 	case StatusOK:
 		return w + ": ok"
@@ -237,17 +251,17 @@ func (p Panel) String() string {
 // Panels groups the panel results by dashboard and panel, in report order.
 func (r Report) Panels() []Panel {
 	var out []Panel
-	index := map[[2]string]int{}
+	index := map[string]int{}
 	for _, x := range r.Results {
 		if x.Kind != KindPanel {
 			continue
 		}
-		k := [2]string{x.DashboardUID, x.Panel}
+		k := fmt.Sprintf("%s\x00%d\x00%s\x00%s", x.DashboardUID, x.PanelID, x.Row, x.Panel)
 		i, ok := index[k]
 		if !ok {
 			i = len(out)
 			index[k] = i
-			out = append(out, Panel{Dashboard: x.Dashboard, DashboardUID: x.DashboardUID, Title: x.Panel})
+			out = append(out, Panel{Dashboard: x.Dashboard, DashboardUID: x.DashboardUID, Row: x.Row, Title: x.Panel, ID: x.PanelID})
 		}
 		out[i].Results = append(out[i].Results, x)
 	}

@@ -18,6 +18,8 @@ func sampleReport() Report {
 			Status: StatusOK, Detail: "1 series"},
 		{Kind: KindPanel, Dashboard: "s / demo", DashboardUID: "s-demo", Panel: "Mixed", RefID: "B", Query: "y",
 			Status: StatusNoTraffic, Detail: "no data yet"},
+		{Kind: KindPanel, Dashboard: "s / demo", DashboardUID: "s-demo", Row: "TF", Panel: "P95", PanelID: 20, RefID: "A", Query: "tf",
+			Status: StatusOK, Detail: "1 series"},
 		{Kind: KindPanel, Dashboard: "s / demo", DashboardUID: "s-demo", Panel: "Typo", RefID: "A", Query: "foo_total",
 			Status: StatusUnknownMetric, Detail: "metric foo_total is exported by no target"},
 		{Kind: KindRule, Rule: "high_cpu", Model: "demo", Query: "rate(p[5m])", Status: StatusError, Detail: "Prometheus rejected the query: x"},
@@ -34,10 +36,11 @@ func TestReport(t *testing.T) {
 		t.Errorf("NoTraffic() = %v", n)
 	}
 	tests := []struct{ got, want string }{
-		{rep.Results[5].String(), "dashboard \"s / demo\", panel \"Typo\", query A: `foo_total`: metric foo_total is exported by no target"},
-		{rep.Results[6].String(), "alert rule \"high_cpu\" (model \"demo\"): `rate(p[5m])`: Prometheus rejected the query: x"},
-		{rep.Results[7].Where(), `alert rule "custom"`},
-		{rep.Summary(), "8 queries: 3 ok, 3 no traffic yet, 2 failed (1 error, 1 unknown metric)"},
+		{rep.Results[6].String(), "dashboard \"s / demo\", panel \"Typo\", query A: `foo_total`: metric foo_total is exported by no target"},
+		{rep.Results[7].String(), "alert rule \"high_cpu\" (model \"demo\"): `rate(p[5m])`: Prometheus rejected the query: x"},
+		{rep.Results[8].Where(), `alert rule "custom"`},
+		{rep.Results[5].Where(), `dashboard "s / demo", row "TF", panel "P95", query A`},
+		{rep.Summary(), "9 queries: 4 ok, 3 no traffic yet, 2 failed (1 error, 1 unknown metric)"},
 	}
 	for _, tc := range tests {
 		if tc.got != tc.want {
@@ -45,7 +48,7 @@ func TestReport(t *testing.T) {
 		}
 	}
 	err := rep.Err()
-	if err == nil || !strings.Contains(err.Error(), "2 of 8 dashboard and alert queries would never show data:\n  dashboard \"s / demo\", panel \"Typo\"") {
+	if err == nil || !strings.Contains(err.Error(), "2 of 9 dashboard and alert queries would never show data:\n  dashboard \"s / demo\", panel \"Typo\"") {
 		t.Errorf("Err() = %v", err)
 	}
 	if (Report{Results: rep.NoTraffic()}).Err() != nil {
@@ -53,13 +56,15 @@ func TestReport(t *testing.T) {
 	}
 
 	panels := rep.Panels()
-	want := map[string]Status{"RPS": StatusOK, "P95": StatusNoTraffic, "Mixed": StatusOK, "Typo": StatusUnknownMetric}
+	// Two panels titled P95: one per row, told apart by id.
+	want := map[string]Status{"RPS": StatusOK, "P95": StatusNoTraffic, "TF P95": StatusOK, "Mixed": StatusOK, "Typo": StatusUnknownMetric}
 	if len(panels) != len(want) {
 		t.Fatalf("Panels() = %v", panels)
 	}
 	for _, p := range panels {
-		if want[p.Title] != p.Status {
-			t.Errorf("panel %s: %s, want %s", p.Title, p.Status, want[p.Title])
+		name := strings.TrimSpace(p.Row + " " + p.Title)
+		if want[name] != p.Status {
+			t.Errorf("panel %s: %s, want %s", name, p.Status, want[name])
 		}
 	}
 	w := rep.WaitingPanels()
@@ -77,7 +82,7 @@ func TestReport(t *testing.T) {
 	}
 	b.Reset()
 	_ = rep.Format(&b, true)
-	if strings.Count(b.String(), "\n") != 1+8 {
+	if strings.Count(b.String(), "\n") != 1+9 {
 		t.Errorf("Format verbose:\n%s", b.String())
 	}
 }
