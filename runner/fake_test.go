@@ -39,6 +39,12 @@ type fakeDocker struct {
 	next       int
 	// images answers `docker image ls`.
 	images []string
+	// noPlugin makes `docker compose version` fail; standalone is the
+	// version `docker-compose version --short` prints ("" fails).
+	noPlugin   bool
+	standalone string
+	// noEngine makes `docker version` fail with this stderr.
+	noEngine string
 }
 
 func (f *fakeDocker) add(c *fakeContainer) *fakeContainer {
@@ -78,8 +84,10 @@ func (f *fakeDocker) called(prefix string) bool {
 func (f *fakeDocker) install(t *testing.T) {
 	t.Helper()
 	bin := t.TempDir()
-	if err := os.WriteFile(filepath.Join(bin, "docker"), []byte("#!/bin/sh\nexit 99\n"), 0o755); err != nil {
-		t.Fatal(err)
+	for _, name := range []string{"docker", "docker-compose"} {
+		if err := os.WriteFile(filepath.Join(bin, name), []byte("#!/bin/sh\nexit 99\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
 	t.Setenv("PATH", bin)
 	t.Setenv(ComposeEnv, "")
@@ -101,9 +109,20 @@ func (f *fakeDocker) run(ctx context.Context, _ []string, _ string, args ...stri
 		return nil, &cmdError{args: append([]string{"docker"}, args...), err: fmt.Errorf("exit status 1"), stderr: msg}
 	}
 	switch {
+	case args[0] == "version" && len(args) > 1 && args[1] == "--short":
+		if f.standalone == "" {
+			return fail("not found")
+		}
+		return []byte(f.standalone + "\n"), nil
 	case args[0] == "version":
+		if f.noEngine != "" {
+			return fail(f.noEngine)
+		}
 		return []byte("20.10.24|x86_64|linux\n"), nil
 	case args[0] == "compose" && len(args) > 1 && args[1] == "version":
+		if f.noPlugin {
+			return fail("docker: 'compose' is not a docker command.")
+		}
 		return []byte("2.40.3\n"), nil
 	case args[0] == "compose":
 		switch args[len(args)-1] {

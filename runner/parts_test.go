@@ -262,3 +262,61 @@ func TestPruneImages(t *testing.T) {
 		t.Error("forced removal")
 	}
 }
+
+func TestDetect(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		f        *fakeDocker
+		force    string
+		wantCode int
+		want     string // in the error, or the compose String() on success
+	}{
+		{name: "plugin", f: &fakeDocker{}, want: "docker compose 2.40.3"},
+		{name: "standalone v2", f: &fakeDocker{noPlugin: true, standalone: "2.29.1"}, want: "docker-compose 2.29.1"},
+		{name: "forced standalone", f: &fakeDocker{standalone: "v2.30.0"}, force: "docker-compose", want: "docker-compose 2.30.0"},
+		{name: "compose 1.x refused", f: &fakeDocker{noPlugin: true, standalone: "1.29.2"}, wantCode: ExitNoCompose, want: "end-of-life"},
+		{name: "no compose", f: &fakeDocker{noPlugin: true}, wantCode: ExitNoCompose, want: "no compose implementation"},
+		{name: "bad STACKGEN_COMPOSE", f: &fakeDocker{}, force: "podman compose", wantCode: ExitNoCompose, want: "STACKGEN_COMPOSE"},
+		{name: "no engine", f: &fakeDocker{noEngine: "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?"}, wantCode: ExitNoEngine, want: "no Docker engine answers"},
+		{name: "no permission", f: &fakeDocker{noEngine: "permission denied while trying to connect to the Docker daemon socket"}, wantCode: ExitNoEngine, want: "usermod"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.f.install(t)
+			t.Setenv(ComposeEnv, tc.force)
+			p, err := Open(context.Background(), t.TempDir(), "sgtest-detect", false)
+			if got := Code(err); got != tc.wantCode {
+				t.Fatalf("code %d, want %d: %v", got, tc.wantCode, err)
+			}
+			if err != nil {
+				if !strings.Contains(err.Error(), tc.want) {
+					t.Errorf("error %q lacks %q", err, tc.want)
+				}
+				return
+			}
+			if p.Compose.String() != tc.want || p.Engine.Arch != "amd64" || p.Name != "sgtest-detect" {
+				t.Errorf("compose %q engine %+v name %q", p.Compose, p.Engine, p.Name)
+			}
+		})
+	}
+	// A required compose.yaml that is missing says to render first.
+	f := &fakeDocker{}
+	f.install(t)
+	if _, err := Open(context.Background(), t.TempDir(), "sgtest-detect", true); err == nil || !strings.Contains(err.Error(), "stackgen render") {
+		t.Errorf("missing compose.yaml: %v", err)
+	}
+}
+
+func TestEndpointsAndPortErrors(t *testing.T) {
+	cf := offline(t)
+	got := map[string]string{}
+	for _, e := range endpoints(cf) {
+		got[e.Service] = e.URL
+	}
+	if got["demo-exporter"] != "http://127.0.0.1:8000/predict" || got["prometheus"] != "http://127.0.0.1:9090" || got["mailcatcher"] != "http://127.0.0.1:8025" {
+		t.Errorf("endpoints = %v", got)
+	}
+	one := portConflictError([]PortConflict{{Service: "prometheus", Port: Port{HostIP: "127.0.0.1", Published: 9090}, Holder: "other-prometheus-1"}})
+	if Code(one) != ExitPortInUse || !strings.Contains(one.Error(), "docker stop other-prometheus-1") {
+		t.Errorf("one conflict: %v", one)
+	}
+}
