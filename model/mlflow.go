@@ -139,13 +139,13 @@ func parseMLflow(m *Model, top map[string]any, ord keyOrder, body []byte) ([][]f
 		if err != nil {
 			return nil, err
 		}
-		return enforceFrame(m, f, castFrame)
+		return enforceFrame(m, f, castFrame, nil)
 	case FormatDataframeRecords:
 		f, err := recordsFrame(v, ord)
 		if err != nil {
 			return nil, err
 		}
-		return enforceFrame(m, f, castFrame)
+		return enforceFrame(m, f, castFrame, nil)
 	case FormatInstances:
 		return enforce(m, parseInstances(m, v, ord))
 	default: // inputs
@@ -460,7 +460,11 @@ func pySetOfKeys(d map[string]any, ord keyOrder) string {
 }
 
 // finalRows enforces the signature on f (already cast) and returns the rows.
-func enforceFrame(m *Model, f *frame, cast func(*Model, *frame) error) ([][]float64, error) {
+// repr prints the data for messages (nil: the frame, as pandas prints it).
+func enforceFrame(m *Model, f *frame, cast func(*Model, *frame) error, repr func() string) ([][]float64, error) {
+	if repr == nil {
+		repr = f.repr
+	}
 	if cast != nil {
 		if err := cast(m, f); err != nil {
 			return nil, err
@@ -479,7 +483,7 @@ func enforceFrame(m *Model, f *frame, cast func(*Model, *frame) error) ([][]floa
 		}
 	}
 	schemaErr := func(msg string) error {
-		d := f.repr()
+		d := repr()
 		return &MLflowError{Code: MLflowInvalidParameterValue, Message: fmt.Sprintf(
 			"Failed to predict data '%s'. \nError: Failed to enforce schema of data '%s' with schema '%s'. Error: %s",
 			d, d, m.schemaRepr(), msg)}

@@ -30,7 +30,7 @@ func ParseCSV(m *Model, body []byte) ([][]float64, error) {
 			" a valid CSV-formatted Pandas DataFrame produced using the"+
 			" `pandas.DataFrame.to_csv()` method. Error: '%s'", err.Error())
 	}
-	return enforceFrame(m, f, nil)
+	return enforceFrame(m, f, nil, nil)
 }
 
 // readCSVFrame reads the body into a frame, converting the signature's

@@ -135,6 +135,9 @@ type tensorInput struct {
 	isDic bool
 	arr   *ndarray // one array (or a scalar: empty shape)
 	frame *frame   // a list of records
+	// records and ord print the list of records in messages
+	records []any
+	ord     keyOrder
 }
 
 type dictEntry struct {
@@ -166,6 +169,7 @@ func parseInstances(m *Model, v any, ord keyOrder) tensorInput {
 	// a list of records, turned into columns
 	var order []string
 	vals := map[string][]ndarray{}
+	raws := map[string][]any{}
 	for _, item := range l {
 		rec, ok := item.(map[string]any)
 		if !ok {
@@ -181,12 +185,13 @@ func parseInstances(m *Model, v any, ord keyOrder) tensorInput {
 				order = append(order, k)
 			}
 			vals[k] = append(vals[k], a)
+			raws[k] = append(raws[k], rec[k])
 		}
 	}
 	in := tensorInput{isDic: true}
 	for _, k := range order {
 		typed := m.hasFeature(k)
-		in.dict = append(in.dict, dictEntry{name: k, arr: stack(vals[k], typed), typed: typed})
+		in.dict = append(in.dict, dictEntry{name: k, arr: stack(vals[k], typed), typed: typed, raw: raws[k]})
 	}
 	// every signature column must have as many values as the others
 	n := -1
@@ -288,7 +293,7 @@ func castSchemaType(m *Model, v any, ord keyOrder) tensorInput {
 					}
 				}
 			}
-			return tensorInput{frame: f}
+			return tensorInput{frame: f, records: rows, ord: ord}
 		}
 		a, err := convertDataType(x, true)
 		if err != nil {
@@ -326,7 +331,7 @@ func enforce(m *Model, in tensorInput) ([][]float64, error) {
 			"Failed to predict data '%s'. \nError: Failed to enforce schema of data '%s' with schema '%s'. Error: %s",
 			d, d, m.schemaRepr(), err.Error())}
 	}
-	return enforceFrame(m, f, nil)
+	return enforceFrame(m, f, nil, in.repr)
 }
 
 type plainErr string
@@ -395,20 +400,89 @@ func (in tensorInput) toFrame() (*frame, error) {
 	return f, nil
 }
 
-// repr is a short Python-like rendering of the input for messages.
+// repr prints the input as MLflow's messages do: str() of what it hands to
+// the model (a numpy array, a dict of arrays, a list of dicts). Scalars are
+// printed as numpy 2 does (np.float64(1.0)).
 func (in tensorInput) repr() string {
-	if in.arr != nil {
-		return fmt.Sprint(in.arr.flat)
+	switch {
+	case in.arr != nil && len(in.arr.shape) == 0:
+		return pyFloatRepr(in.arr.flat[0])
+	case in.arr != nil:
+		return npStr(*in.arr)
+	case in.records != nil:
+		parts := make([]string, len(in.records))
+		for i, r := range in.records {
+			rec := r.(map[string]any)
+			var kv []string
+			for _, k := range in.ord.keys(rec) {
+				v := npUntypedRepr(rec[k]) // MLflow makes np.array(value) of it
+				if a, ok := rec[k].(ndarray); ok {
+					v = npValueRepr(a, nil)
+				}
+				kv = append(kv, pyStrRepr(k)+": "+v)
+			}
+			parts[i] = "{" + strings.Join(kv, ", ") + "}"
+		}
+		return "[" + strings.Join(parts, ", ") + "]"
 	}
 	parts := make([]string, len(in.dict))
 	for i, e := range in.dict {
-		s := "array(" + pyValueRepr(e.raw) + ")"
-		if e.raw == nil && len(e.arr.flat) > 0 {
-			s = "array(" + fmt.Sprint(e.arr.flat) + ")"
+		v := npUntypedRepr(e.raw)
+		if e.typed {
+			v = npValueRepr(e.arr, e.raw)
 		}
-		parts[i] = pyStrRepr(e.name) + ": " + s
+		parts[i] = pyStrRepr(e.name) + ": " + v
 	}
 	return "{" + strings.Join(parts, ", ") + "}"
+}
+
+// npValueRepr is repr() of a float64 array or scalar (raw: its JSON value,
+// for the object arrays of ragged data).
+func npValueRepr(a ndarray, raw any) string {
+	switch {
+	case len(a.shape) == 0:
+		return "np.float64(" + pyFloatRepr(a.flat[0]) + ")"
+	case slices.Contains(a.shape, -1):
+		return "array(" + pyValueRepr(raw) + ", dtype=object)"
+	}
+	return npRepr(a)
+}
+
+// npUntypedRepr is repr(np.array(v)) for a column the signature does not
+// name: strings get numpy's '<U' dtype, numbers print as numpy does.
+func npUntypedRepr(v any) string {
+	l, isList := v.([]any)
+	if !isList {
+		l = []any{v}
+	}
+	strs, nums, ints := 0, 0, 0
+	width := 0
+	for _, e := range l {
+		switch x := e.(type) {
+		case string:
+			strs++
+			width = max(width, len([]rune(x)))
+		case json.Number:
+			nums++
+			if isIntLiteral(string(x)) {
+				ints++
+			}
+		}
+	}
+	switch {
+	case strs == len(l) && len(l) > 0:
+		body := pyValueRepr(v)
+		return "array(" + body + ", dtype='<U" + strconv.Itoa(width) + "')"
+	case nums == len(l) && ints < nums && len(l) > 0:
+		a, err := npArray(v, true)
+		if err == nil {
+			if !isList {
+				return "array(" + pyFloatRepr(a.flat[0]) + ")"
+			}
+			return npRepr(a)
+		}
+	}
+	return "array(" + pyValueRepr(v) + ")"
 }
 
 // keyOrder records the key order of decoded JSON objects, by map identity

@@ -3,7 +3,9 @@ package model
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -117,4 +119,80 @@ func pandasPython(t *testing.T) string {
 	}
 	testtool.Missing(t, "no python3 that imports pandas (apt-get install python3-pandas)")
 	return ""
+}
+
+// numpyFormat prints str() and repr() of np.array(values, dtype=float64).
+const numpyFormat = `
+import json, sys
+import numpy as np
+for line in sys.stdin:
+    a = np.array(json.loads(line), dtype=np.float64)
+    print(json.dumps([str(a), repr(a)]))
+`
+
+// TestNumpyFormatAgainstNumpy prints arrays with npStr/npRepr and with
+// numpy itself, and compares.
+func TestNumpyFormatAgainstNumpy(t *testing.T) {
+	py := pandasPython(t)
+	seq := func(n int, f func(i int) string) string {
+		parts := make([]string, n)
+		for i := range parts {
+			parts[i] = f(i)
+		}
+		return "[" + strings.Join(parts, ",") + "]"
+	}
+	cases := []string{
+		`[37.07,28.5]`,
+		`[1,3]`,
+		`[0,-0.0,2.5]`,
+		`[[37.07,5322.78,5.48,2.52,0.31,9.71,2.6],[28.5,2784.37,0,1.4,0.78,18.16,4.37]]`,
+		`[[1,2],[3,4]]`,
+		`[1e-5,1]`,
+		`[123456789.5]`,
+		`[0.30000000000000004,1.123456789]`,
+		`[1e100,1]`,
+		`[-1.5,2]`,
+		seq(30, func(i int) string { return strconv.Itoa(i*7) + ".25" }),
+		seq(3, func(i int) string { return seq(20, func(j int) string { return strconv.Itoa(i*j) + ".5" }) }),
+		seq(1500, func(i int) string { return strconv.Itoa(i) }),
+		seq(400, func(i int) string { return "[" + strconv.Itoa(i) + ".5,-1,2]" }),
+	}
+	var in bytes.Buffer
+	for _, c := range cases {
+		in.WriteString(c + "\n")
+	}
+	cmd := exec.Command(py, "-c", numpyFormat)
+	cmd.Stdin = &in
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("python: %v", err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) != len(cases) {
+		t.Fatalf("python printed %d lines for %d cases", len(lines), len(cases))
+	}
+	for i, c := range cases {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			var want []string
+			if err := json.Unmarshal([]byte(lines[i]), &want); err != nil {
+				t.Fatal(err)
+			}
+			var v any
+			d := json.NewDecoder(strings.NewReader(c))
+			d.UseNumber()
+			if err := d.Decode(&v); err != nil {
+				t.Fatal(err)
+			}
+			a, perr := npArray(v, true)
+			if perr != nil {
+				t.Fatal(perr.msg)
+			}
+			if got := npStr(a); got != want[0] {
+				t.Errorf("str\n%s\nnumpy\n%s", got, want[0])
+			}
+			if got := npRepr(a); got != want[1] {
+				t.Errorf("repr\n%s\nnumpy\n%s", got, want[1])
+			}
+		})
+	}
 }
