@@ -43,8 +43,8 @@ type Options struct {
 	Time time.Time
 	// SkipRules leaves the alert rules out.
 	SkipRules bool
-	// SkipRuleHealth skips asking Prometheus for the health of its loaded
-	// rules (engine prometheus only).
+	// SkipRuleHealth skips comparing the rendered alert rules with the ones
+	// Prometheus has loaded and their health (engine prometheus only).
 	SkipRuleHealth bool
 }
 

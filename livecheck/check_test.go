@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/api"
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 
+	"github.com/stackgen/stackgen/alerting"
 	"github.com/stackgen/stackgen/stack"
 )
 
@@ -402,9 +403,25 @@ alerts:
 			}
 			return 200, emptyMatrix
 		},
-		rules: `{"groups":[{"name":"stackgen-demo","file":"f","interval":5,"rules":[
-			{"type":"alerting","name":"high_cpu","query":"x","health":"err","lastError":"boom","labels":{"model":"demo"},"annotations":{},"alerts":[],"duration":0,"evaluationTime":0,"lastEvaluation":"2026-01-01T00:00:00Z","state":"inactive"}]}]}`,
 	}
+	// Prometheus has loaded every rule but high_latency_p95; high_cpu fails.
+	var loaded []string
+	rs, err := alerting.Rules(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rs {
+		if r.Name == "high_latency_p95" {
+			continue
+		}
+		health, lastErr := "ok", ""
+		if r.Name == "high_cpu" {
+			health, lastErr = "err", "boom"
+		}
+		loaded = append(loaded, fmt.Sprintf(`{"type":"alerting","name":%q,"query":"x","health":%q,"lastError":%q,"labels":{"model":%q},"annotations":{},"alerts":[],"duration":0,"evaluationTime":0,"lastEvaluation":"2026-01-01T00:00:00Z","state":"inactive"}`,
+			r.Name, health, lastErr, r.Model))
+	}
+	f.rules = `{"groups":[{"name":"stackgen-demo","file":"f","interval":5,"rules":[` + strings.Join(loaded, ",") + `]}]}`
 	rep, err := Check(context.Background(), newAPI(t, f), s)
 	if err != nil {
 		t.Fatal(err)
@@ -432,12 +449,16 @@ alerts:
 		t.Errorf("%d panel and %d rule results", panels, rules)
 	}
 	fails := rep.Failures()
-	if len(fails) != 2 {
+	if len(fails) != 3 {
 		t.Fatalf("failures: %v", fails)
 	}
-	want := map[string]Status{"typo": StatusUnknownMetric, "high_cpu": StatusError}
+	want := map[string]string{
+		"typo":             "metric http_request_total is exported by no target",
+		"high_cpu":         "Prometheus fails to evaluate the loaded rule: boom",
+		"high_latency_p95": "Prometheus has not loaded this alert rule",
+	}
 	for _, r := range fails {
-		if want[r.Rule] != r.Status {
+		if !strings.Contains(r.Detail, want[r.Rule]) || r.Rule == "" {
 			t.Errorf("%s: got %s", r, r.Status)
 		}
 	}

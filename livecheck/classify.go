@@ -144,9 +144,10 @@ func levenshtein(a, b string) int {
 	return prev[len(b)]
 }
 
-// ruleHealth marks rules whose evaluation fails in Prometheus (health
-// "err", engine prometheus) as errors: the rule file was loaded but
-// Prometheus cannot evaluate it.
+// ruleHealth checks the rules Prometheus has loaded (engine prometheus):
+// a rendered rule Prometheus has not loaded (its rule file was not
+// reloaded, or the reload failed) or whose evaluation fails (health "err")
+// is an error, unless the rule's query already failed.
 func ruleHealth(ctx context.Context, api v1.API, rep *Report, timeout time.Duration) error {
 	rctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -154,27 +155,28 @@ func ruleHealth(ctx context.Context, api v1.API, rep *Report, timeout time.Durat
 	if err != nil {
 		return fmt.Errorf("livecheck: prometheus: list rules: %w", err)
 	}
-	bad := map[[2]string]string{} // (alert name, model) → last error
+	type key struct{ name, model string }
+	loaded := map[key]v1.AlertingRule{}
 	for _, g := range res.Groups {
 		for _, r := range g.Rules {
-			ar, ok := r.(v1.AlertingRule)
-			if !ok || ar.Health != v1.RuleHealthBad {
-				continue
+			if ar, ok := r.(v1.AlertingRule); ok {
+				loaded[key{ar.Name, string(ar.Labels["model"])}] = ar
 			}
-			bad[[2]string{ar.Name, string(ar.Labels["model"])}] = ar.LastError
 		}
-	}
-	if len(bad) == 0 {
-		return nil
 	}
 	for i := range rep.Results {
 		r := &rep.Results[i]
-		if r.Kind != KindRule {
+		if r.Kind != KindRule || r.Status.Failed() {
 			continue
 		}
-		if msg, ok := bad[[2]string{r.Rule, r.Model}]; ok {
+		ar, ok := loaded[key{r.Rule, r.Model}]
+		switch {
+		case !ok:
 			r.Status = StatusError
-			r.Detail = "Prometheus fails to evaluate the loaded rule: " + msg
+			r.Detail = "Prometheus has not loaded this alert rule: its rule file was not (re)loaded or the reload failed (see Prometheus' log)"
+		case ar.Health == v1.RuleHealthBad:
+			r.Status = StatusError
+			r.Detail = "Prometheus fails to evaluate the loaded rule: " + ar.LastError
 		}
 	}
 	return nil

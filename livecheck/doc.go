@@ -18,8 +18,9 @@
 //   - ok: the query returned at least one series with a value that is not NaN.
 //   - error: Prometheus' PromQL parser or the live Prometheus rejected the
 //     query (syntax, unknown function, many-to-many matching, …), it did not
-//     finish within Options.QueryTimeout, or (engine prometheus) Prometheus
-//     reports the loaded rule's evaluation as failing.
+//     finish within Options.QueryTimeout; or (engine prometheus, alert rules)
+//     Prometheus has not loaded the rendered rule (no reload, or the reload
+//     failed) or reports its evaluation as failing.
 //   - unknown_metric: the query names a metric that no scrape target
 //     exports: it has no series in Prometheus, no target declares it
 //     (HELP/TYPE metadata), and it is not one the stack's components export

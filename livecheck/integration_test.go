@@ -372,4 +372,20 @@ alerts:
 		t.Fatalf("failures with a typo alert: %v", fails)
 	}
 	t.Logf("negative control: %v", rep.Err())
+
+	// A rule stackgen renders but the running Prometheus has not loaded
+	// (no reload after render) fails too.
+	unloaded := mustStack(t, liveStack+`
+alerts:
+  - name: not_loaded
+    kind: custom
+    expr: up{job="ml_model_exporter"} == 0
+`)
+	if rep, err = Check(ctx, e.api, unloaded); err != nil {
+		t.Fatal(err)
+	}
+	fails = rep.Failures()
+	if len(fails) != 1 || fails[0].Rule != "not_loaded" || !strings.Contains(fails[0].Detail, "Prometheus has not loaded this alert rule") {
+		t.Fatalf("failures with a rule Prometheus has not loaded: %v", fails)
+	}
 }
