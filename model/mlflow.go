@@ -305,7 +305,7 @@ func splitFrame(v any, ord keyOrder) (*frame, error) {
 			}
 		}
 	}
-	f, err := rowsFrame(rows, cols)
+	f, err := rowsFrame(rows, cols, ord)
 	if err != nil {
 		return nil, notValid(err.Error())
 	}
@@ -315,7 +315,7 @@ func splitFrame(v any, ord keyOrder) (*frame, error) {
 			return nil, notValid("Index(...) must be called with a collection of some kind, " + pyValueRepr(ix) + " was passed")
 		}
 		if len(labels) != f.n {
-			return nil, notValid(fmt.Sprintf("Shape of passed values is (%d, %d), indices imply (%d, %d)", f.n, len(f.cols), len(labels), len(f.cols)))
+			return nil, notValid(fmt.Sprintf("Length of values (%d) does not match length of index (%d)", f.n, len(labels)))
 		}
 		f.index = make([]string, len(labels))
 		for i, l := range labels {
@@ -327,26 +327,43 @@ func splitFrame(v any, ord keyOrder) (*frame, error) {
 
 // rowsFrame builds a frame from a list of rows (lists, padded to the widest)
 // or of scalars (one column). cols names the columns, or nil for positions.
-func rowsFrame(rows []any, cols []*column) (*frame, error) {
-	width, lists, scalars := 0, 0, 0
-	for _, r := range rows {
-		if l, ok := r.([]any); ok {
-			lists++
-			width = max(width, len(l))
-		} else {
-			scalars++
-		}
+func rowsFrame(rows []any, cols []*column, ord keyOrder) (*frame, error) {
+	// pandas looks at the first row: a list makes rows of values, anything
+	// else one column holding every row as it is.
+	listRows := false
+	if len(rows) > 0 {
+		_, listRows = rows[0].([]any)
 	}
-	switch {
-	case lists > 0 && scalars > 0:
-		return nil, errors.New("Mixing dicts with non-Series may lead to ambiguous ordering.")
-	case scalars > 0:
-		width = 1
+	width := 1
+	lists := make([][]any, len(rows))
+	if listRows {
+		width = 0
+		for i, r := range rows {
+			switch x := r.(type) {
+			case []any:
+				lists[i] = x
+			case map[string]any: // iterated as its keys
+				for _, k := range ord.keys(x) {
+					lists[i] = append(lists[i], k)
+				}
+			case string: // iterated as its characters
+				for _, c := range x {
+					lists[i] = append(lists[i], string(c))
+				}
+			default:
+				return nil, fmt.Errorf("object of type '%s' has no len()", pyTypeName(r))
+			}
+			width = max(width, len(lists[i]))
+		}
+	} else {
+		for i, r := range rows {
+			lists[i] = []any{r}
+		}
 	}
 	if cols == nil {
 		cols = positional(width)
 	} else if len(rows) > 0 && width != len(cols) {
-		if scalars > 0 {
+		if !listRows {
 			return nil, fmt.Errorf("Shape of passed values is (%d, 1), indices imply (%d, %d)", len(rows), len(rows), len(cols))
 		}
 		return nil, fmt.Errorf("%d columns passed, passed data had %d columns", len(cols), width)
@@ -354,11 +371,7 @@ func rowsFrame(rows []any, cols []*column) (*frame, error) {
 	for _, c := range cols {
 		c.cells = make([]any, len(rows))
 	}
-	for i, r := range rows {
-		l, ok := r.([]any)
-		if !ok {
-			l = []any{r}
-		}
+	for i, l := range lists {
 		for j := range cols {
 			if j < len(l) {
 				cols[j].cells[i] = l[j]
@@ -388,17 +401,16 @@ func recordsFrame(v any, ord keyOrder) (*frame, error) {
 // dictRowsFrame builds a frame from rows that are all objects (columns in
 // order of first appearance, missing cells None), or else as rowsFrame does.
 func dictRowsFrame(rows []any, ord keyOrder) (*frame, error) {
-	dicts := 0
+	if len(rows) == 0 {
+		return rowsFrame(rows, nil, ord)
+	}
+	if _, ok := rows[0].(map[string]any); !ok {
+		return rowsFrame(rows, nil, ord)
+	}
 	for _, r := range rows {
-		if _, ok := r.(map[string]any); ok {
-			dicts++
+		if _, ok := r.(map[string]any); !ok {
+			return nil, fmt.Errorf("'%s' object has no attribute 'keys'", pyTypeName(r))
 		}
-	}
-	if dicts == 0 {
-		return rowsFrame(rows, nil)
-	}
-	if dicts != len(rows) {
-		return nil, errors.New("Mixing dicts with non-Series may lead to ambiguous ordering.")
 	}
 	var cols []*column
 	index := map[string]*column{}

@@ -36,6 +36,11 @@ func ParseCSV(m *Model, body []byte) ([][]float64, error) {
 // readCSVFrame reads the body into a frame, converting the signature's
 // columns to float64.
 func readCSVFrame(m *Model, body []byte) (*frame, error) {
+	if q := bytes.Count(body, []byte{'"'}); q%2 == 1 {
+		// pandas reads to the end inside the unclosed quoted field
+		i := bytes.LastIndexByte(body, '"')
+		return nil, fmt.Errorf("Error tokenizing data. C error: EOF inside string starting at row %d", bytes.Count(body[:i], []byte{'\n'}))
+	}
 	cr := csv.NewReader(bytes.NewReader(body))
 	cr.FieldsPerRecord = -1 // short rows are padded, as pandas does
 	cr.LazyQuotes = true    // a quote inside an unquoted field is a character, as in pandas
@@ -72,6 +77,7 @@ func readCSVFrame(m *Model, body []byte) (*frame, error) {
 			return nil, fmt.Errorf("Error tokenizing data. %v", err)
 		}
 		if len(rec) > len(header) {
+			line, _ = cr.FieldPos(0)
 			return nil, fmt.Errorf("Error tokenizing data. C error: Expected %d fields in line %d, saw %d\n", len(header), line, len(rec))
 		}
 		for j, c := range f.cols {
