@@ -309,6 +309,7 @@ func evaluate(parent context.Context, api v1.API, k queryKey, opt Options) outco
 	}
 	ctx, cancel := context.WithTimeout(parent, opt.QueryTimeout)
 	defer cancel()
+	start := time.Now()
 	var (
 		val model.Value
 		err error
@@ -331,7 +332,8 @@ func evaluate(parent context.Context, api v1.API, k queryKey, opt Options) outco
 	case parent.Err() != nil:
 		return outcome{fatal: parent.Err()}
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) || isTimeout(err):
-		return outcome{err: fmt.Errorf("the query did not finish within %s", opt.QueryTimeout), timedOut: true}
+		// The caller's http.Client may have a shorter timeout: say how long it took.
+		return outcome{err: fmt.Errorf("the query did not finish within %s", time.Since(start).Round(100*time.Millisecond)), timedOut: true}
 	case errors.As(err, &apiErr) && (apiErr.Type == v1.ErrBadData || apiErr.Type == v1.ErrExec ||
 		apiErr.Type == v1.ErrTimeout || apiErr.Type == v1.ErrCanceled):
 		return outcome{err: fmt.Errorf("Prometheus rejected the query: %s", apiErr.Msg)}

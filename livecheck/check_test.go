@@ -291,8 +291,8 @@ func TestQueryTimeout(t *testing.T) {
 		opt    Options
 		want   string
 	}{
-		{"query timeout", nil, Options{QueryTimeout: 100 * time.Millisecond}, "did not finish within 100ms"},
-		{"client timeout", &http.Client{Timeout: 100 * time.Millisecond}, Options{}, "did not finish within 10s"},
+		{"query timeout", nil, Options{QueryTimeout: 100 * time.Millisecond}, "did not finish within "},
+		{"client timeout", &http.Client{Timeout: 300 * time.Millisecond}, Options{}, "did not finish within "},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
