@@ -46,17 +46,22 @@ func Open(ctx context.Context, dir, name string, requireFile bool) (*Project, er
 		err error
 	}
 	composeCh := make(chan composeResult, 1)
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	go func() {
 		docker, err := exec.LookPath("docker")
 		if err != nil {
 			composeCh <- composeResult{nil, err}
 			return
 		}
-		c, err := DetectCompose(ctx, &Engine{Docker: docker})
+		c, err := DetectCompose(cctx, &Engine{Docker: docker})
 		composeCh <- composeResult{c, err}
 	}()
 	eng, err := DetectEngine(ctx)
 	if err != nil {
+		// Stop the compose check and wait for it: nothing outlives Open.
+		cancel()
+		<-composeCh
 		return nil, err
 	}
 	cr := <-composeCh
