@@ -76,7 +76,7 @@ or target not ready (its last log lines and errors are shown).`,
 				},
 			})
 			if errors.Is(err, context.Canceled) {
-				return exitf(runner.ExitFailure, "interrupted: compose was stopped and the containers it had created but not started were removed; `stackgen status` shows what runs")
+				return exitf(runner.ExitFailure, "interrupted; containers compose had created but not started were removed (`stackgen status` shows what runs)")
 			}
 			if err != nil {
 				return runnerExit(err)
