@@ -196,7 +196,10 @@ func (p *Project) Status(ctx context.Context, o StatusOptions) (*Status, error) 
 		}
 	}
 	if o.Check != nil {
-		panels, err := o.Check(qctx, prom)
+		// Dozens of queries: a budget of their own, not the 10 s above.
+		cctx, ccancel := context.WithTimeout(ctx, 45*time.Second)
+		defer ccancel()
+		panels, err := o.Check(cctx, prom)
 		if err != nil {
 			st.problem("checking the panel queries: " + err.Error())
 		}
