@@ -118,8 +118,10 @@ func parseMLflow(m *Model, top map[string]any, ord keyOrder, body []byte) ([][]f
 	for _, k := range llmKeys {
 		if _, ok := top[k]; ok {
 			// Unified LLM input: every key is data, handed to the model as
-			// a dictionary of columns.
-			return enforce(m, castSchemaType(m, anyMap(top), ord))
+			// the dictionary it is (converted here as "inputs" would be).
+			in := castSchemaType(m, anyMap(top), ord)
+			in.raw, in.rawSet = anyMap(top), true
+			return enforce(m, in)
 		}
 	}
 	var found []string

@@ -138,6 +138,9 @@ type tensorInput struct {
 	// records and ord print the list of records in messages
 	records []any
 	ord     keyOrder
+	// raw, when set, is printed in messages as the Python value it is
+	raw    any
+	rawSet bool
 }
 
 type dictEntry struct {
@@ -405,6 +408,8 @@ func (in tensorInput) toFrame() (*frame, error) {
 // printed as numpy 2 does (np.float64(1.0)).
 func (in tensorInput) repr() string {
 	switch {
+	case in.rawSet:
+		return pyRepr(in.raw, in.ord)
 	case in.arr != nil && len(in.arr.shape) == 0:
 		return pyFloatRepr(in.arr.flat[0])
 	case in.arr != nil:
@@ -567,4 +572,23 @@ func decodeOrdered(body []byte) (map[string]any, keyOrder, error) {
 		return nil, nil, errors.New("not an object")
 	}
 	return top, ord, nil
+}
+
+// pyRepr is repr() of a decoded JSON value, dict keys in request order.
+func pyRepr(v any, ord keyOrder) string {
+	switch x := v.(type) {
+	case map[string]any:
+		parts := make([]string, 0, len(x))
+		for _, k := range ord.keys(x) {
+			parts = append(parts, pyStrRepr(k)+": "+pyRepr(x[k], ord))
+		}
+		return "{" + strings.Join(parts, ", ") + "}"
+	case []any:
+		parts := make([]string, len(x))
+		for i, e := range x {
+			parts[i] = pyRepr(e, ord)
+		}
+		return "[" + strings.Join(parts, ", ") + "]"
+	}
+	return pyValueRepr(v)
 }

@@ -165,7 +165,8 @@ func TestParseMLflowJSON(t *testing.T) {
 		{name: "inputs bad value", body: `{"inputs":{"a":[1],"b":[{}]}}`, code: bad, full: "Invalid input. float() argument must be a string or a real number, not 'dict'"},
 		{name: "inputs null", body: `{"inputs":{"a":[1],"b":[null]}}`, code: bad, full: mlflowEvalError},
 		// unified LLM input: the whole object is the data
-		{name: "llm input", body: `{"input":"hi"}`, code: invalid, msg: "Model is missing inputs ['a', 'b']. Note that there were extra inputs: ['input']"},
+		{name: "llm input", body: `{"input":"hi","params":{"t":1}}`, code: invalid,
+			full: schemaMsg("{'input': 'hi', 'params': {'t': 1}}", "Model is missing inputs ['a', 'b']. Note that there were extra inputs: ['input', 'params']")},
 		// the envelope
 		{name: "no format key", body: `{"data":[[1,2]]}`, code: bad,
 			full: mlflowRequiredFormat + ". Received dictionary with input fields: []. " + MLflowProtocolChangeInfo},
