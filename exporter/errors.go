@@ -8,16 +8,17 @@ import (
 	"strconv"
 )
 
-// MLflow error codes (mlflow/protos/databricks.proto) used in answers the
-// exporter writes itself to MLflow clients.
+// MLflow error codes (ErrorCode in mlflow/protos/databricks.proto, whose
+// comments give the HTTP status each maps to) used in answers the exporter
+// writes itself to MLflow clients.
 var mlflowCodes = map[int]string{
 	http.StatusBadRequest:            "BAD_REQUEST",
 	http.StatusMethodNotAllowed:      "BAD_REQUEST",
 	http.StatusRequestTimeout:        "DEADLINE_EXCEEDED",
-	http.StatusRequestEntityTooLarge: "RESOURCE_EXHAUSTED",
+	http.StatusRequestEntityTooLarge: "BAD_REQUEST",
 	http.StatusBadGateway:            "TEMPORARILY_UNAVAILABLE",
-	http.StatusServiceUnavailable:    "REQUEST_LIMIT_EXCEEDED",
-	http.StatusGatewayTimeout:        "DEADLINE_EXCEEDED",
+	http.StatusServiceUnavailable:    "TEMPORARILY_UNAVAILABLE", // "maps to 503", retry with backoff
+	http.StatusGatewayTimeout:        "DEADLINE_EXCEEDED",       // "maps to 504"
 }
 
 // protoError is an error answer in the upstream protocol's own shape, so a

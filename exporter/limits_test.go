@@ -104,7 +104,7 @@ func TestSlowBodyAndOverload(t *testing.T) {
 		ErrorCode string `json:"error_code"`
 		Cause     string `json:"cause"`
 	}
-	if json.Unmarshal([]byte(b), &e); e.ErrorCode != "REQUEST_LIMIT_EXCEEDED" || e.Cause != ReasonOverloaded {
+	if json.Unmarshal([]byte(b), &e); e.ErrorCode != "TEMPORARILY_UNAVAILABLE" || e.Cause != ReasonOverloaded {
 		t.Errorf("503 body %s", b)
 	}
 	// Monitoring routes are not behind the cap.
