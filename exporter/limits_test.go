@@ -93,12 +93,12 @@ func TestSlowBodyAndOverload(t *testing.T) {
 	defer c1.Close()
 	defer c2.Close()
 	time.Sleep(100 * time.Millisecond)
-	// ... so a third request is refused at once, before its body is read.
-	start := time.Now()
+	// ... so a third request is refused on arrival, before its body is read
+	// (it would get 200 if it waited for a slot).
 	resp, b := do(t, "POST", px.URL+"/predict", "application/json", `{"instances":[1]}`)
-	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" || time.Since(start) > 300*time.Millisecond {
-		t.Errorf("over the cap: %d Retry-After=%q after %v (%s), want a fast 503 with Retry-After",
-			resp.StatusCode, resp.Header.Get("Retry-After"), time.Since(start), b)
+	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("over the cap: %d Retry-After=%q (%s), want 503 with Retry-After",
+			resp.StatusCode, resp.Header.Get("Retry-After"), b)
 	}
 	var e struct {
 		ErrorCode string `json:"error_code"`
