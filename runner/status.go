@@ -236,7 +236,10 @@ func summarize(cs []Container) (state, health string) {
 	state, health = "running", ""
 	for _, c := range cs {
 		if c.State != "running" {
+			// The engine keeps the last health of a stopped container;
+			// only a running one has a health worth showing.
 			state = c.State
+			continue
 		}
 		switch {
 		case c.Health == "unhealthy":

@@ -44,10 +44,11 @@ func TestStatus(t *testing.T) {
 			setup: func(f *fakeDocker, fp *fakeProm) {
 				runningStack(f, fp, old)
 				c := f.byService("demo")
-				c.state, c.exit, c.health = "exited", 137, ""
+				c.state, c.exit, c.health = "exited", 137, "unhealthy"
 				fp.targetsDown = 1
 			},
-			want: []string{"service demo is exited", "1 of 2 scrape targets are not up", "exited (137)"},
+			want:    []string{"service demo is exited\n", "1 of 2 scrape targets are not up", "exited (137)"},
+			notWant: []string{"exited unhealthy"},
 		},
 		{
 			name: "prometheus runs an older configuration",
