@@ -36,7 +36,7 @@ func (e *Exporter) ready() (bool, string) {
 	}
 	if err != nil {
 		cause := causeOf(err)
-		e.readyErr = "upstream " + cause + ": " + publicReason(err, cause, min(e.cfg.Timeout, 5*time.Second))
+		e.readyErr = publicReason(err, cause, min(e.cfg.Timeout, 5*time.Second))
 		e.log.printf(e, "readiness probe %s: %v", e.cfg.healthPath, err)
 	}
 	e.readyAt = time.Now()
