@@ -343,10 +343,14 @@ func (st *Status) WriteText(w io.Writer) {
 			fmt.Fprintf(w, "  %s {%s} since %s %s\n", a.Name, strings.Join(lbl, ", "), a.ActiveAt.Format(time.RFC3339), a.Summary)
 		}
 	}
+	// One line per panel or rule (a panel may have several queries; the
+	// JSON output has each query).
 	var quiet []string
+	seen := map[string]bool{}
 	for _, pn := range st.Panels {
-		if pn.Result == "no_traffic" {
-			quiet = append(quiet, "  "+pn.where()+": "+pn.Query)
+		if pn.Result == "no_traffic" && !seen[pn.where()] {
+			seen[pn.where()] = true
+			quiet = append(quiet, "  "+pn.where())
 		}
 	}
 	if len(quiet) > 0 {
