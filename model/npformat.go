@@ -1,7 +1,9 @@
 package model
 
 import (
+	"encoding/json"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -247,4 +249,53 @@ func summarised(a ndarray, summary bool) []float64 {
 	}
 	walk(0, 0)
 	return out
+}
+
+// npValueRepr is repr() of a float64 array or scalar (raw: its JSON value,
+// for the object arrays of ragged data).
+func npValueRepr(a ndarray, raw any) string {
+	switch {
+	case len(a.shape) == 0:
+		return "np.float64(" + pyFloatRepr(a.flat[0]) + ")"
+	case slices.Contains(a.shape, -1):
+		return "array(" + pyValueRepr(raw) + ", dtype=object)"
+	}
+	return npRepr(a)
+}
+
+// npUntypedRepr is repr(np.array(v)) for a column the signature does not
+// name: strings get numpy's '<U' dtype, numbers print as numpy does.
+func npUntypedRepr(v any) string {
+	l, isList := v.([]any)
+	if !isList {
+		l = []any{v}
+	}
+	strs, nums, ints := 0, 0, 0
+	width := 0
+	for _, e := range l {
+		switch x := e.(type) {
+		case string:
+			strs++
+			width = max(width, len([]rune(x)))
+		case json.Number:
+			nums++
+			if isIntLiteral(string(x)) {
+				ints++
+			}
+		}
+	}
+	switch {
+	case strs == len(l) && len(l) > 0:
+		body := pyValueRepr(v)
+		return "array(" + body + ", dtype='<U" + strconv.Itoa(width) + "')"
+	case nums == len(l) && ints < nums && len(l) > 0:
+		a, err := npArray(v, true)
+		if err == nil {
+			if !isList {
+				return "array(" + pyFloatRepr(a.flat[0]) + ")"
+			}
+			return npRepr(a)
+		}
+	}
+	return "array(" + pyValueRepr(v) + ")"
 }
