@@ -24,6 +24,7 @@ const (
 	DefaultQueryTimeout = 10 * time.Second
 	DefaultLookback     = time.Hour
 	DefaultMaxTimeouts  = 5
+	DefaultMaxPoints    = 120
 )
 
 // Options tune CheckWith. Zero values take the defaults.
@@ -36,6 +37,13 @@ type Options struct {
 	// MaxTimeouts is how many queries may time out before the check stops
 	// with an error: Prometheus is overloaded or hangs (default 5).
 	MaxTimeouts int
+	// MaxPoints bounds the points of a panel's range query (default 120,
+	// a 30s step over the dashboards' hour). Grafana asks for one point per
+	// $__interval (5s with a 5s scrape interval: 720 points); whether a
+	// panel has data does not need that resolution, and Prometheus' cost
+	// grows with it (every point re-reads its rate window). A coarser step
+	// can only turn ok into no_traffic, never hide a failure.
+	MaxPoints int
 	// Lookback is how far back a metric name counts as present in
 	// Prometheus (default 1h, the dashboards' time range).
 	Lookback time.Duration
@@ -60,6 +68,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Lookback <= 0 {
 		o.Lookback = DefaultLookback
+	}
+	if o.MaxPoints <= 0 {
+		o.MaxPoints = DefaultMaxPoints
 	}
 	if o.Time.IsZero() {
 		o.Time = time.Now()
@@ -221,7 +232,7 @@ func run(ctx context.Context, api v1.API, items []item, opt Options) error {
 	index := map[queryKey][]int{}
 	var keys []queryKey
 	for i, it := range items {
-		k := queryKey{it.res.Query, it.instant, it.rng, it.step}
+		k := queryKey{it.res.Query, it.instant, it.rng, max(it.step, it.rng/time.Duration(opt.MaxPoints))}
 		if it.instant {
 			k.rng, k.step = 0, 0
 		}

@@ -35,6 +35,7 @@ type fakeProm struct {
 
 	mu          sync.Mutex
 	queries     []string
+	steps       []string // step parameter of each range query
 	inFlight    int
 	maxInFlight int
 }
@@ -101,6 +102,9 @@ func (f *fakeProm) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		q := r.FormValue("query")
 		f.mu.Lock()
 		f.queries = append(f.queries, q)
+		if r.URL.Path == "/api/v1/query_range" {
+			f.steps = append(f.steps, r.FormValue("step"))
+		}
 		f.inFlight++
 		f.maxInFlight = max(f.maxInFlight, f.inFlight)
 		f.mu.Unlock()
@@ -355,6 +359,32 @@ func TestBounded(t *testing.T) {
 	for _, r := range res {
 		if r.Status != StatusOK {
 			t.Errorf("%s: %s", r.Query, r.Status)
+		}
+	}
+}
+
+// TestRangeStep: a panel's range query has at most MaxPoints points, and
+// Grafana's step when that is coarser.
+func TestRangeStep(t *testing.T) {
+	tests := []struct {
+		rng, step time.Duration
+		maxPoints int
+		want      string
+	}{
+		{time.Hour, 5 * time.Second, 0, "30"},
+		{time.Hour, 5 * time.Second, 720, "5"},
+		{time.Hour, time.Minute, 0, "60"},
+		{5 * time.Minute, 5 * time.Second, 0, "5"},
+	}
+	for _, tc := range tests {
+		f := &fakeProm{names: []string{"up"}}
+		it := panelItem("up")
+		it.rng, it.step = tc.rng, tc.step
+		if _, err := checkItems(context.Background(), newAPI(t, f), []item{it}, nil, Options{MaxPoints: tc.maxPoints}.withDefaults()); err != nil {
+			t.Fatal(err)
+		}
+		if len(f.steps) != 1 || f.steps[0] != tc.want {
+			t.Errorf("range %s step %s max %d: sent steps %v, want %s", tc.rng, tc.step, tc.maxPoints, f.steps, tc.want)
 		}
 	}
 }
