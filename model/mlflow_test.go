@@ -338,3 +338,17 @@ func TestPyJSONProblem(t *testing.T) {
 		}
 	}
 }
+
+// TestLargeBodyError: over orderedDecodeLimit the message keeps sorted key
+// order (no second decode), with the same code and reason.
+func TestLargeBodyError(t *testing.T) {
+	body := `{"dataframe_records":[` + strings.TrimSuffix(strings.Repeat(`{"z":"q","b":2},`, 5000), ",") + `]}`
+	if len(body) <= orderedDecodeLimit {
+		t.Fatalf("body of %d bytes is not over the limit", len(body))
+	}
+	_, err := ParseMLflowJSON(tinyModel(), []byte(body))
+	checkMLflow(t, mlCase{body: "large", code: invalid, msg: "Model is missing inputs ['a']. Note that there were extra inputs: ['z']"}, nil, err)
+	if !strings.HasPrefix(err.Error(), "Failed to predict data '        b  z\n0     2.0  q") {
+		t.Fatalf("message %.80q", err)
+	}
+}

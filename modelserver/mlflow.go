@@ -113,13 +113,14 @@ func (s *Server) invocations(w http.ResponseWriter, r *http.Request) {
 		writeBody(w, http.StatusUnsupportedMediaType, textPlain, []byte(msg))
 		return
 	}
-	if !s.acquire() {
+	release, ok := s.acquire(r)
+	if !ok {
 		// what uvicorn answers above --limit-concurrency
 		s.record(s.name, "predict", StatusUnavailable, start)
 		writeBody(w, http.StatusServiceUnavailable, textPlain, []byte("Service Unavailable"))
 		return
 	}
-	defer s.release()
+	defer release()
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
 	defer cancel()
 	bp, err := s.readBody(w, r)

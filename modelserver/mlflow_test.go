@@ -231,7 +231,7 @@ func TestMaxConcurrent(t *testing.T) {
 	runWire(t, srv.URL, []wire{
 		{name: "MLflow over the limit", path: "/invocations", ct: jsonCT, body: example(t, "instances"), status: 503, wantCT: textPlain, exact: "Service Unavailable"},
 		{name: "TF over the limit", path: "/v1/models/demo:predict", ct: jsonCT, body: example(t, "instances"), status: 503,
-			exact: `{"error":"Too many requests in flight (limit 1)"}`},
+			exact: `{"error":"Too many requests in flight (limits: 1 requests, 16777216 body bytes)"}`},
 		{name: "health is not limited", method: "GET", path: "/ping", ct: "-", status: 200, exact: "\n"},
 	})
 	wg.Wait()
@@ -304,4 +304,35 @@ func TestAppendPyJSONString(t *testing.T) {
 			t.Errorf("appendPyJSONString(%q) = %s, want %s", tc.in, got, tc.want)
 		}
 	}
+}
+
+// TestInflightBytes holds a slow request of 324 bytes with a budget of 500
+// body bytes: a second one of the same size is refused, a small one passes.
+func TestInflightBytes(t *testing.T) {
+	s := New(Config{MaxInflightBytes: 500, Latency: 500 * time.Millisecond})
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	body := example(t, "instances")
+	done := make(chan int, 1)
+	go func() {
+		resp, err := http.Post(srv.URL+"/invocations", jsonCT, strings.NewReader(body))
+		if err != nil {
+			done <- 0
+			return
+		}
+		resp.Body.Close()
+		done <- resp.StatusCode
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for len(s.slots) == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	runWire(t, srv.URL, []wire{
+		{name: "over the byte budget", path: "/invocations", ct: jsonCT, body: body, status: 503, exact: "Service Unavailable"},
+		{name: "within the byte budget", path: "/invocations", ct: jsonCT, body: `{"instances":[]}`, status: 400, has: []string{"INVALID_PARAMETER_VALUE"}},
+	})
+	if code := <-done; code != 200 {
+		t.Fatalf("first request: %d", code)
+	}
+	runWire(t, srv.URL, []wire{{name: "budget given back", path: "/invocations", ct: jsonCT, body: body, status: 200, exact: wantLabels}})
 }

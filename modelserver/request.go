@@ -11,17 +11,35 @@ import (
 	"time"
 )
 
-// acquire takes a predict slot; false when MaxConcurrent requests are in flight.
-func (s *Server) acquire() bool {
+// acquire takes a predict slot and the request's share of the body byte
+// budget (its Content-Length, or MaxBodyBytes when unknown); false when
+// MaxConcurrent requests are in flight or the budget is spent. Call the
+// returned release when done.
+func (s *Server) acquire(r *http.Request) (release func(), ok bool) {
 	select {
 	case s.slots <- struct{}{}:
-		return true
 	default:
-		return false
+		return nil, false
 	}
+	n := r.ContentLength
+	if n < 0 || n > s.cfg.MaxBodyBytes {
+		n = s.cfg.MaxBodyBytes // over the limit: refused with 413 after this
+	}
+	s.budgetMu.Lock()
+	if s.inflightBytes+n > s.cfg.MaxInflightBytes {
+		s.budgetMu.Unlock()
+		<-s.slots
+		return nil, false
+	}
+	s.inflightBytes += n
+	s.budgetMu.Unlock()
+	return func() {
+		s.budgetMu.Lock()
+		s.inflightBytes -= n
+		s.budgetMu.Unlock()
+		<-s.slots
+	}, true
 }
-
-func (s *Server) release() { <-s.slots }
 
 // record counts one predict request and observes its latency.
 func (s *Server) record(modelLabel, api, status string, start time.Time) {

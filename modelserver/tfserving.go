@@ -163,12 +163,14 @@ func (s *Server) tfPredict(w http.ResponseWriter, r *http.Request, rt tfRoute) {
 		writeTFError(w, http.StatusNotFound, "Servable not found for request: Specific("+rt.name+", "+rt.version+")")
 		return
 	}
-	if !s.acquire() {
+	release, ok := s.acquire(r)
+	if !ok {
 		s.record(s.name, "predict", StatusUnavailable, start)
-		writeTFError(w, http.StatusServiceUnavailable, "Too many requests in flight (limit "+strconv.Itoa(s.cfg.MaxConcurrent)+")")
+		writeTFError(w, http.StatusServiceUnavailable, "Too many requests in flight (limits: "+strconv.Itoa(s.cfg.MaxConcurrent)+
+			" requests, "+strconv.FormatInt(s.cfg.MaxInflightBytes, 10)+" body bytes)")
 		return
 	}
-	defer s.release()
+	defer release()
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
 	defer cancel()
 	bp, err := s.readBody(w, r)

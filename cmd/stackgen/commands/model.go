@@ -72,8 +72,8 @@ SIGTERM or SIGINT drains in-flight requests before exiting.`,
 			if cfg.Latency < 0 || cfg.Jitter < 0 {
 				return exitf(2, "--latency and --jitter must not be negative")
 			}
-			if cfg.BodyReadTimeout <= 0 || cfg.RequestTimeout <= 0 || cfg.MaxConcurrent <= 0 || cfg.MaxBodyBytes <= 0 {
-				return exitf(2, "--body-read-timeout, --request-timeout, --max-concurrent and --max-body-bytes must be positive")
+			if cfg.BodyReadTimeout <= 0 || cfg.RequestTimeout <= 0 || cfg.MaxConcurrent <= 0 || cfg.MaxBodyBytes <= 0 || cfg.MaxInflightBytes < 0 {
+				return exitf(2, "--body-read-timeout, --request-timeout, --max-concurrent, --max-body-bytes and --max-inflight-bytes must be positive")
 			}
 			m := model.Default()
 			if modelFile != "" {
@@ -111,6 +111,7 @@ SIGTERM or SIGINT drains in-flight requests before exiting.`,
 	f.DurationVar(&cfg.BodyReadTimeout, "body-read-timeout", modelserver.DefaultBodyReadTimeout, "deadline for receiving a request body (408 after it)")
 	f.DurationVar(&cfg.RequestTimeout, "request-timeout", requestTimeout, "limit on handling a prediction, artificial latency included (504 after it, as MLflow answers)")
 	f.IntVar(&cfg.MaxConcurrent, "max-concurrent", modelserver.DefaultMaxConcurrent, "predictions in flight at most; more are refused with 503")
+	f.Int64Var(&cfg.MaxInflightBytes, "max-inflight-bytes", 0, "body bytes of the predictions in flight at most (parsing takes ~25x); more are refused with 503 (default: --max-body-bytes)")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", modelserver.DefaultShutdownTimeout, "how long to drain in-flight requests on SIGTERM")
 	return cmd
 }
