@@ -70,6 +70,17 @@ var errAborted = errors.New("aborted")
 
 // ---- fasthttp client ------------------------------------------------------
 
+// Response bodies are buffered in each session's reused fasthttp.Response:
+// no allocation per request. Streaming every body to io.Discard would bound
+// memory for any size but cost ~13% more CPU per request (4 allocations,
+// docs/bench-load.md), so a session switches to streaming only after its
+// first body larger than streamAbove; a body larger than maxBufferedBody
+// while still buffering fails that request instead of being held.
+var (
+	streamAbove     = 1 << 20
+	maxBufferedBody = 64 << 20
+)
+
 // fastClient sends through fasthttp. Each session owns a fasthttp.HostClient
 // limited to one connection, so a worker keeps its own keep-alive connection
 // (as wrk does), no pool lock is shared between workers, and a connection
@@ -113,10 +124,10 @@ func (c *fastClient) newSession() session {
 		ReadBufferSize:                16 << 10,
 		DisableHeaderNamesNormalizing: true,
 		DisablePathNormalizing:        true,
-		// Bodies are streamed to io.Discard: memory per request stays
-		// bounded whatever the response size.
-		StreamResponseBody: true,
-		RetryIfErr:         s.retryIfErr,
+		// Bodies are read into the session's reused buffer (no allocation
+		// per request); see do for the streaming fallback.
+		MaxResponseBodySize: maxBufferedBody,
+		RetryIfErr:          s.retryIfErr,
 		Dial: func(addr string) (net.Conn, error) {
 			if s.aborted.Load() {
 				return nil, errAborted
@@ -180,7 +191,18 @@ func (s *fastSession) do(invalid bool) (int, error) {
 	}
 	resp := s.resp
 	if err := s.hc.Do(s.reqs[k], resp); err != nil {
+		if errors.Is(err, fasthttp.ErrBodyTooLarge) {
+			resp.StreamBody = true // later responses are streamed
+			return 0, fmt.Errorf("%w: response body over %d MiB, not buffered; "+
+				"this worker streams the following ones", errProtocol, maxBufferedBody>>20)
+		}
 		return 0, s.wrap(err)
+	}
+	if !resp.StreamBody && len(resp.Body()) > streamAbove {
+		// A large body: stream this worker's next responses to io.Discard
+		// instead of holding a buffer that size per worker.
+		resp.StreamBody = true
+		resp.ResetBody()
 	}
 	status := resp.StatusCode()
 	if status == fasthttp.StatusSwitchingProtocols {

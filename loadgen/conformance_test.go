@@ -118,6 +118,8 @@ func TestResponseFraming(t *testing.T) {
 		{"no status text", "HTTP/1.1 500\r\nContent-Length: 0\r\n\r\n", true, 500},
 		{"8 KiB header", "HTTP/1.1 200 OK\r\n" + bigHeader + "Content-Length: 2\r\n\r\nok", true, 200},
 		{"1 MiB body", "HTTP/1.1 200 OK\r\nContent-Length: 1048576\r\n\r\n" + strings.Repeat("x", 1<<20), true, 200},
+		{"3 MiB body, then streamed", "HTTP/1.1 200 OK\r\nContent-Length: 3145728\r\n\r\n" + strings.Repeat("x", 3<<20), true, 200},
+		{"3 MiB chunked body, then streamed", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n300000\r\n" + strings.Repeat("x", 3<<20) + "\r\n0\r\n\r\n", true, 200},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -214,6 +216,27 @@ func TestProtocolErrors(t *testing.T) {
 			t.Errorf("sample %q does not name the 101", msg)
 		}
 	})
+}
+
+// TestBodyOverBufferLimit: a body larger than the buffer limit fails that
+// one request (fast client); the worker streams later ones, which succeed.
+func TestBodyOverBufferLimit(t *testing.T) {
+	defer func(old int) { maxBufferedBody = old }(maxBufferedBody)
+	maxBufferedBody = 64 << 10
+	big := "HTTP/1.1 200 OK\r\nContent-Length: 131072\r\n\r\n" + strings.Repeat("x", 128<<10)
+	url, _ := rawServer(t, replyAll(big, true))
+	cfg := baseConfig(url)
+	cfg.Requests, cfg.Concurrency = 10, 1
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCount(200) != 9 || res.TransportErrors[KindProtocol] != 1 {
+		t.Fatalf("status=%v transport=%v, want 9 × 200 and 1 protocol error", res.StatusCodes, res.TransportErrors)
+	}
+	if msg := res.ErrorSamples[KindProtocol]; !strings.Contains(msg, "response body over") {
+		t.Errorf("sample %q does not say the body was too large", msg)
+	}
 }
 
 // TestLeftoverBytes: bytes after a complete response, even ones that look
