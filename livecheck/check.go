@@ -325,9 +325,11 @@ func evaluate(parent context.Context, api v1.API, k queryKey, opt Options) outco
 		val model.Value
 		err error
 	)
-	if k.instant {
-		val, _, _, err = api.Query(ctx, k.query, opt.Time, v1.WithTimeout(opt.QueryTimeout))
-	} else {
+	// The query at opt.Time first: it is the last point of the panel's
+	// range, so data there settles it at the cost of one point; only an
+	// empty answer needs the whole range.
+	val, _, _, err = api.Query(ctx, k.query, opt.Time, v1.WithTimeout(opt.QueryTimeout))
+	if err == nil && !k.instant && countSeries(val) == 0 {
 		// Grafana floors both ends to a multiple of the step; the check ends
 		// at opt.Time itself so that samples of the last step count (a
 		// stack that just became ready has seconds of data).
