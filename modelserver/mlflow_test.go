@@ -336,3 +336,21 @@ func TestInflightBytes(t *testing.T) {
 	}
 	runWire(t, srv.URL, []wire{{name: "budget given back", path: "/invocations", ct: jsonCT, body: body, status: 200, exact: wantLabels}})
 }
+
+// TestBodyDeadlineEndsWithTheBody: the body read deadline must not cut a
+// request whose handling (here the artificial latency) outlasts it.
+func TestBodyDeadlineEndsWithTheBody(t *testing.T) {
+	s := New(Config{BodyReadTimeout: 100 * time.Millisecond, Latency: 400 * time.Millisecond})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = s.Serve(ctx, ln) }()
+	url := "http://" + ln.Addr().String()
+	runWire(t, url, []wire{
+		{name: "MLflow", path: "/invocations", ct: jsonCT, body: example(t, "instances"), status: 200, exact: wantLabels},
+		{name: "TF", path: "/v1/models/demo:predict", ct: jsonCT, body: example(t, "instances"), status: 200, has: []string{`{"predictions":[[`}},
+	})
+}
