@@ -81,8 +81,9 @@ func (o Options) withDefaults() Options {
 // Check evaluates every panel query of s's dashboards and every alert rule
 // of s against the Prometheus behind api, with the default Options. The
 // returned error is about the check itself (Prometheus unreachable or
-// answering garbage, the stack cannot be rendered, ctx ended); verdicts on
-// queries are in the Report (see Report.Err and Report.NoTraffic).
+// answering garbage or hanging, the stack cannot be rendered, ctx ended);
+// verdicts on queries are in the Report: Report.Err fails `up`,
+// Report.WaitingPanels lists the panels empty only for lack of traffic.
 func Check(ctx context.Context, api v1.API, s *stack.Stack) (Report, error) {
 	return CheckWith(ctx, api, s, Options{})
 }
