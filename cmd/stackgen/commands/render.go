@@ -70,8 +70,14 @@ func loadCheckWrite(file, out string, getenv func(string) string) (*stack.Stack,
 	if len(probs) > 0 {
 		return nil, "", &ExitError{Code: exitInvalid, Err: fmt.Errorf("%s has %d problem(s); nothing was written:\n%w", file, len(probs), probs)}
 	}
-	if _, err := render.Write(s, out); err != nil {
+	res, err := render.Apply(s, out)
+	if err != nil {
 		return nil, "", fmt.Errorf("render %s: %w", file, err)
+	}
+	// Tell the user what re-rendering left alone or removed: files of
+	// theirs are kept, never silently deleted.
+	for _, w := range res.Warnings() {
+		fmt.Fprintln(os.Stderr, "stackgen:", w)
 	}
 	return s, out, nil
 }
