@@ -61,6 +61,9 @@ fi
 pkgs=()
 have promtool || pkgs+=(prometheus)
 have prometheus-alertmanager || pkgs+=(prometheus-alertmanager)
+# Debian's pandas/numpy: the demo model's MLflow error texts are compared
+# with what real pandas prints (model/pandas_test.go).
+/usr/bin/python3 -c 'import pandas' >/dev/null 2>&1 || pkgs+=(python3-pandas)
 if [ ${#pkgs[@]} -gt 0 ]; then
 	apt_install --no-install-recommends "${pkgs[@]}"
 fi
