@@ -305,6 +305,9 @@ func newMetrics(buckets []float64, customPredict string, maxClasses int) *metric
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		threads,
 	)
+	// The successful-prediction series exist at 0 from the start, so a fresh
+	// stack's request-rate and latency panels show 0, not "No data".
+	m.child(routePredict, methodOf("POST"), 200)
 	return m
 }
 
