@@ -8,6 +8,8 @@ import (
 	"time"
 
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
+
+	"github.com/stackgen/stackgen/internal/editdist"
 )
 
 // classify sets r's Status and Detail from the query outcome already in r
@@ -105,7 +107,7 @@ func trimPrefix(list []string, prefix string) []string {
 func suggest(n string, live liveMetrics, known catalog) string {
 	best, bestD := "", len(n)/3+1
 	try := func(c string) {
-		if d := levenshtein(n, c); d < bestD || (d == bestD && best != "" && c < best) {
+		if d := editdist.Levenshtein(n, c); d < bestD || (d == bestD && best != "" && c < best) {
 			best, bestD = c, d
 		}
 	}
@@ -119,29 +121,6 @@ func suggest(n string, live liveMetrics, known catalog) string {
 		return ""
 	}
 	return best
-}
-
-func levenshtein(a, b string) int {
-	if a == b {
-		return 0
-	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			c := 1
-			if a[i-1] == b[j-1] {
-				c = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+c)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // ruleHealth checks the rules Prometheus has loaded (engine prometheus):

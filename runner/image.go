@@ -417,20 +417,7 @@ func binaryID(path string) (string, error) {
 			}
 		}
 	}
-	return fileDigest(path)
-}
-
-func fileDigest(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil))[:20], nil
+	return fileSHA256(path)
 }
 
 func copyFile(src, dst string, mode os.FileMode) error {

@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/stackgen/stackgen/internal/editdist"
 )
 
 // Problem is one thing wrong with stack.yaml, located by file, line and field.
@@ -445,7 +447,7 @@ func keys[V any](m map[string]V) []string {
 func suggest(s string, candidates []string) string {
 	best, bestD := "", -1
 	for _, c := range candidates {
-		d := levenshtein(strings.ToLower(s), c)
+		d := editdist.Levenshtein(strings.ToLower(s), c)
 		if bestD < 0 || d < bestD {
 			best, bestD = c, d
 		}
@@ -458,24 +460,4 @@ func suggest(s string, candidates []string) string {
 		return best
 	}
 	return ""
-}
-
-func levenshtein(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
