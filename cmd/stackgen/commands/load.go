@@ -1,8 +1,10 @@
 package commands
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"mime"
 	"os"
 	"os/signal"
@@ -258,8 +260,12 @@ func (o *loadOpts) target() (url, protocol string, err error) {
 			return "", "", exitf(2, "load: no target: pass --url URL, or -f stack.yaml (there is no ./stack.yaml)")
 		}
 	}
-	st, err := stack.Load(path)
+	st, err := loadStack(path)
 	if err != nil {
+		var probs stack.Problems
+		if errors.As(err, &probs) || errors.Is(err, fs.ErrNotExist) {
+			return "", "", exitf(2, "load: %w", err) // bad input, like a bad flag
+		}
 		return "", "", fmt.Errorf("load: %w", err)
 	}
 	if len(st.Models) == 0 {
