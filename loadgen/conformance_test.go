@@ -260,8 +260,15 @@ func TestLeftoverBytes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if res.StatusCount(200) != n || len(res.StatusCodes) != 1 || len(res.TransportErrors) != 0 {
-				t.Fatalf("status=%v transport=%v: want %d × 200 and nothing else", res.StatusCodes, res.TransportErrors, n)
+			// Never a desync: no status but 200 is ever counted. net/http's
+			// Transport may hand the pooled connection to the next request
+			// before its read loop has seen the leftover bytes (the race the
+			// exporter guards against too); then that request fails as a
+			// protocol error, which is safe. fasthttp drops the leftovers.
+			okN, protoN := res.StatusCount(200), res.TransportErrors[KindProtocol]
+			wantAllOK := !std
+			if len(res.StatusCodes) > 1 || okN+protoN != n || len(res.TransportErrors) > 1 || (wantAllOK && okN != n) || (std && okN == 0) {
+				t.Fatalf("status=%v transport=%v: want %d × 200 (std: 200s and protocol errors only) and nothing else", res.StatusCodes, res.TransportErrors, n)
 			}
 		})
 	}
