@@ -26,11 +26,12 @@ func init() { register(newUpCmd) }
 func newUpCmd() *cobra.Command {
 	var (
 		file, out string
+		bundleArg string
 		timeout   time.Duration
 		noBuild   bool
 	)
 	c := &cobra.Command{
-		Use:   "up [-f stack.yaml] [-o DIR] [--timeout 3m] [--no-build]",
+		Use:   "up [-f stack.yaml | --bundle FILE] [-o DIR] [--timeout 3m] [--no-build]",
 		Short: "Render the stack and run it on Docker, waiting until every service and scrape target is ready",
 		Long: `up renders stack.yaml (as render does), builds the image that runs
 stackgen's own services, tagged by content as stackgen:<version>-<hash> (FROM
@@ -55,6 +56,18 @@ or target not ready (its last log lines and errors are shown).`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signalContext(cmd)
 			defer stop()
+			if bundleArg != "" {
+				// up --bundle FILE [-o DIR]: verify, extract into DIR, load
+				// the images, then the usual up on the extracted stack.yaml.
+				if cmd.Flags().Changed("file") {
+					return exitf(exitInvalid, "--bundle and -f exclude each other: the bundle holds its stack.yaml")
+				}
+				f, err := openBundle(ctx, cmd.ErrOrStderr(), bundleArg, out)
+				if err != nil {
+					return err
+				}
+				file, out = f, ""
+			}
 			// Full validation, secrets from the environment included, before
 			// anything is written or started (exit 2).
 			s, dir, err := loadForUp(file, out)
@@ -100,7 +113,8 @@ or target not ready (its last log lines and errors are shown).`,
 		},
 	}
 	addStackFlag(c, &file)
-	c.Flags().StringVarP(&out, "output", "o", "", "deploy folder to render into and run (default: deploy/ beside stack.yaml)")
+	c.Flags().StringVarP(&out, "output", "o", "", "deploy folder to render into and run (default: deploy/ beside stack.yaml); with --bundle, the folder to extract into (default: the stack's name beside the archive)")
+	c.Flags().StringVar(&bundleArg, "bundle", "", "verify and extract this .stackgen.tgz (see stackgen bundle), load its images, then run it")
 	c.Flags().DurationVar(&timeout, "timeout", 3*time.Minute, "how long to wait for every service and scrape target to be ready")
 	c.Flags().BoolVar(&noBuild, "no-build", false, "do not build the stackgen image (the one of this binary must exist)")
 	return c
