@@ -1,0 +1,172 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/api"
+	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/spf13/cobra"
+
+	"github.com/stackgen/stackgen/report"
+	"github.com/stackgen/stackgen/runner"
+	"github.com/stackgen/stackgen/stack"
+	"github.com/stackgen/stackgen/version"
+)
+
+func init() { register(newReportCmd) }
+
+func newReportCmd() *cobra.Command {
+	var file, from, to, out, deploy string
+	var open bool
+	c := &cobra.Command{
+		Use:   "report [-f stack.yaml] [--from -1h] [--to now] [-o report/] [--open]",
+		Short: "Write an HTML evidence report: every dashboard panel, alert rule and alert email of the running stack",
+		Long: `report writes DIR/index.html (default report/index.html) and one PNG chart
+per panel with data beside it: a header (stack, time range, stackgen version,
+services with image and health, scrape targets with health), every panel of
+every dashboard stackgen renders (the same PromQL, units, thresholds and
+legends) drawn from Prometheus' query_range, the alert rules with state,
+value and active since, the firing history from the ALERTS series, and the
+alert emails the local mail catcher received in the range. The page loads
+nothing from the network (no script, no web font). It needs only Prometheus
+(and the mail catcher for emails): it works with Grafana off.
+
+--from and --to take RFC 3339 times, Unix seconds, "now", or a duration
+before --to ("-1h", "now-1h"). The same data and a fixed --to give the same
+files.
+
+Exit codes: 0 written (the path is printed); 2 stack.yaml invalid or bad
+flags; 1 Prometheus does not answer or the report cannot be written.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signalContext(cmd)
+			defer stop()
+			s, err := loadStack(file)
+			if err != nil {
+				var probs stack.Problems
+				if errors.As(err, &probs) {
+					return &ExitError{Code: exitInvalid, Err: fmt.Errorf("%s has %d problem(s); no report was written:\n%w", file, len(probs), probs)}
+				}
+				return &ExitError{Code: exitInvalid, Err: err}
+			}
+			end, err := parseReportTime(to, time.Now(), time.Now())
+			if err != nil {
+				return exitf(exitInvalid, "--to: %v", err)
+			}
+			start, err := parseReportTime(from, end, time.Now())
+			if err != nil {
+				return exitf(exitInvalid, "--from: %v", err)
+			}
+			if !start.Before(end) {
+				return exitf(exitInvalid, "--from (%s) must be before --to (%s)", start.UTC().Format(time.RFC3339), end.UTC().Format(time.RFC3339))
+			}
+			promURL := s.PrometheusURL()
+			client, err := api.NewClient(api.Config{Address: promURL})
+			if err != nil {
+				return fmt.Errorf("prometheus client for %s: %w", promURL, err)
+			}
+			papi := v1.NewAPI(client)
+			pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			_, err = papi.Buildinfo(pctx)
+			cancel()
+			if err != nil {
+				return fmt.Errorf("Prometheus at %s does not answer (is the stack up? stackgen up -f %s): %w", promURL, file, err)
+			}
+			o := report.Options{From: start, To: end, API: papi, Version: version.Get().String()}
+			if s.MailCatcherEnabled() {
+				o.MailURL = s.HostURL(s.SMTP.WebPort)
+			}
+			if deploy == "" {
+				deploy = s.DefaultDeployDir()
+			}
+			o.Services, o.ServicesError = reportServices(ctx, deploy, s.Name)
+			r, err := report.Collect(ctx, s, o)
+			if err != nil {
+				return err
+			}
+			path, err := report.Write(r, out)
+			if err != nil {
+				return err
+			}
+			if abs, err := filepath.Abs(path); err == nil {
+				path = abs
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), path)
+			if open {
+				openBrowser(cmd, path)
+			}
+			return nil
+		},
+	}
+	addStackFlag(c, &file)
+	c.Flags().StringVar(&from, "from", "-1h", `start of the range: RFC 3339, Unix seconds, "now" or a duration before --to ("-1h")`)
+	c.Flags().StringVar(&to, "to", "now", `end of the range: RFC 3339, Unix seconds or "now"`)
+	c.Flags().StringVarP(&out, "output", "o", "report", "folder to write index.html and the charts into")
+	c.Flags().StringVar(&deploy, "deploy-dir", "", "deploy folder of the running stack (default: deploy/ beside stack.yaml)")
+	c.Flags().BoolVar(&open, "open", false, "open the report in the browser (xdg-open) when there is one")
+	return c
+}
+
+// parseReportTime reads a --from/--to value; a relative one ("-1h",
+// "now-1h") counts back from rel.
+func parseReportTime(v string, rel, now time.Time) (time.Time, error) {
+	v = strings.TrimSpace(v)
+	switch {
+	case v == "now":
+		return now, nil
+	case strings.HasPrefix(v, "now-"):
+		v = v[3:]
+		rel = now
+	}
+	if strings.HasPrefix(v, "-") {
+		d, err := time.ParseDuration(v[1:])
+		if err != nil || d <= 0 {
+			return time.Time{}, fmt.Errorf("%q: want a duration such as -1h or -10m", v)
+		}
+		return rel.Add(-d), nil
+	}
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t, nil
+	}
+	if f, err := strconv.ParseFloat(v, 64); err == nil {
+		return time.UnixMilli(int64(f * 1000)), nil
+	}
+	return time.Time{}, fmt.Errorf("%q: want RFC 3339 (2026-01-02T15:04:05Z), Unix seconds, now, or -1h", v)
+}
+
+// reportServices is the stack's services for the report's header, from the
+// runner's status (Docker); without Docker the header says why.
+func reportServices(ctx context.Context, dir, name string) ([]report.Service, string) {
+	st, err := runner.GetStatus(ctx, runner.StatusOptions{Dir: dir, Project: name})
+	if err != nil {
+		return nil, err.Error()
+	}
+	out := make([]report.Service, 0, len(st.Services))
+	for _, sv := range st.Services {
+		rs := report.Service{Name: sv.Service, State: sv.State, Health: sv.Health}
+		if len(sv.Containers) > 0 {
+			rs.Image = sv.Containers[0].Image
+		}
+		out = append(out, rs)
+	}
+	return out, ""
+}
+
+// openBrowser opens path with xdg-open when there is one; otherwise it says so.
+func openBrowser(cmd *cobra.Command, path string) {
+	bin, err := exec.LookPath("xdg-open")
+	if err != nil {
+		fmt.Fprintln(cmd.ErrOrStderr(), "stackgen: no browser opener (xdg-open) found; open the path above by hand")
+		return
+	}
+	if err := exec.Command(bin, path).Start(); err != nil {
+		fmt.Fprintln(cmd.ErrOrStderr(), "stackgen: open browser:", err)
+	}
+}

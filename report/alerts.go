@@ -1,0 +1,251 @@
+package report
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/common/model"
+
+	"github.com/stackgen/stackgen/alerting"
+	"github.com/stackgen/stackgen/stack"
+)
+
+// RuleState is one alert rule instance (alert × model) at the end of the range.
+type RuleState struct {
+	Name, Model, Condition string
+	// State is firing, pending or inactive (engine prometheus, from
+	// Prometheus' rules API), or for engine grafana the value compared with
+	// the threshold ("above threshold" / "below threshold").
+	State string
+	// Value is the rule's value query at To ("" when empty).
+	Value string
+	// ActiveSince is when the alert became pending/firing (zero if not).
+	ActiveSince time.Time
+	// Error is the rule's evaluation error, if any.
+	Error string
+}
+
+// Firing is one stretch of time an alert was pending or firing in the range,
+// from the ALERTS series.
+type Firing struct {
+	Name, Model, State string
+	Labels             string
+	From, To           time.Time
+}
+
+// Email is one message the mail catcher received in the range.
+type Email struct {
+	ReceivedAt time.Time
+	From       string
+	To         []string
+	Subject    string
+	Text       string
+	Truncated  bool
+}
+
+func ruleStates(ctx context.Context, s *stack.Stack, o Options) ([]RuleState, string) {
+	rules, err := alerting.Rules(s)
+	if err != nil {
+		return nil, fmt.Sprintf("alert rules: %v", err)
+	}
+	type key struct{ name, model string }
+	live := map[key]*v1.Alert{}
+	health := map[string]string{}
+	var problem string
+	if s.AlertmanagerEnabled() {
+		c, cancel := context.WithTimeout(ctx, o.QueryTimeout)
+		res, err := o.API.Rules(c, nil)
+		cancel()
+		if err != nil {
+			problem = fmt.Sprintf("Prometheus rules API: %v", err)
+		}
+		for _, g := range res.Groups {
+			for _, r := range g.Rules {
+				ar, ok := r.(v1.AlertingRule)
+				if !ok {
+					continue
+				}
+				if ar.LastError != "" {
+					health[ar.Name] = ar.LastError
+				}
+				for _, a := range ar.Alerts {
+					live[key{ar.Name, string(a.Labels[alerting.LabelModel])}] = a
+				}
+			}
+		}
+	}
+	out := make([]RuleState, 0, len(rules))
+	for _, r := range rules {
+		rs := RuleState{Name: r.Name, Model: r.Model, Condition: r.Query.Value, Error: health[r.Name]}
+		if !r.Query.Custom() {
+			rs.Condition = r.Query.Condition()
+		}
+		c, cancel := context.WithTimeout(ctx, o.QueryTimeout)
+		v, _, _, err := o.API.Query(c, r.Query.Value, o.To, v1.WithTimeout(o.QueryTimeout))
+		cancel()
+		var val float64
+		hasVal := false
+		if err != nil {
+			rs.Error = strings.TrimSpace(rs.Error + " " + fmt.Sprintf("value query: %v", err))
+		} else if vec, ok := v.(model.Vector); ok && len(vec) > 0 {
+			sort.Sort(vec)
+			val, hasVal = float64(vec[0].Value), !math.IsNaN(float64(vec[0].Value))
+			rs.Value = strconv.FormatFloat(val, 'g', 4, 64)
+		}
+		if s.AlertmanagerEnabled() {
+			rs.State = "inactive"
+			if a := live[key{r.Name, r.Model}]; a != nil {
+				rs.State, rs.ActiveSince = string(a.State), a.ActiveAt.UTC()
+				if a.Value != "" {
+					if f, err := strconv.ParseFloat(a.Value, 64); err == nil {
+						rs.Value = strconv.FormatFloat(f, 'g', 4, 64)
+					}
+				}
+			}
+		} else {
+			rs.State = "no data"
+			if hasVal {
+				rs.State = "below threshold"
+				if r.Query.Custom() || (r.Query.Op == alerting.OpAbove && val > r.Query.Threshold) ||
+					(r.Query.Op != alerting.OpAbove && val < r.Query.Threshold) {
+					rs.State = "above threshold"
+					if r.Query.Op != alerting.OpAbove && !r.Query.Custom() {
+						rs.State = "condition met"
+					}
+				}
+			}
+		}
+		out = append(out, rs)
+	}
+	return out, problem
+}
+
+// history reads the ALERTS series over the range: one Firing per alert,
+// state and contiguous stretch of samples.
+func history(ctx context.Context, st time.Duration, o Options) ([]Firing, string) {
+	ctx, cancel := context.WithTimeout(ctx, o.QueryTimeout)
+	defer cancel()
+	v, _, _, err := o.API.QueryRange(ctx, "ALERTS", v1.Range{Start: o.From, End: o.To, Step: st}, v1.WithTimeout(o.QueryTimeout))
+	if err != nil {
+		return nil, fmt.Sprintf("ALERTS history: %v", err)
+	}
+	m, _ := v.(model.Matrix)
+	sort.Sort(m)
+	var out []Firing
+	for _, ss := range m {
+		f := Firing{Name: string(ss.Metric["alertname"]), Model: string(ss.Metric[alerting.LabelModel]),
+			State: string(ss.Metric["alertstate"]), Labels: ss.Metric.String()}
+		for i, p := range ss.Values {
+			t := p.Timestamp.Time().UTC()
+			if i > 0 && t.Sub(f.To) > st*3/2 {
+				out = append(out, f)
+				f.From = time.Time{}
+			}
+			if f.From.IsZero() {
+				f.From = t
+			}
+			f.To = t
+		}
+		if !f.From.IsZero() {
+			out = append(out, f)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].From.Before(out[j].From) })
+	return out, ""
+}
+
+// mailPageLimit is the page size asked of the mail catcher; maxMailPages
+// bounds how far back the report pages (newest first).
+const (
+	mailPageLimit = 100
+	maxMailPages  = 50
+)
+
+// emails pages through the mail catcher's JSON API (newest first) until a
+// page is older than From, keeping the messages received in the range,
+// oldest first.
+func emails(ctx context.Context, o Options) ([]Email, string) {
+	client := o.HTTPClient
+	if client == nil {
+		client = &http.Client{Timeout: 30 * time.Second}
+	}
+	base := strings.TrimRight(o.MailURL, "/")
+	var out []Email
+	for page := 1; page <= maxMailPages; page++ {
+		u := fmt.Sprintf("%s/api/messages?page=%d&limit=%d", base, page, mailPageLimit)
+		msgs, err := mailPage(ctx, client, u)
+		if err != nil {
+			return out, err.Error()
+		}
+		older := false
+		for _, m := range msgs {
+			switch {
+			case m.ReceivedAt.Before(o.From):
+				older = true
+			case !m.ReceivedAt.After(o.To):
+				out = append(out, Email{ReceivedAt: m.ReceivedAt.UTC(), From: m.From, To: m.To, Subject: m.Subject,
+					Text: m.Text, Truncated: m.Truncated})
+			}
+		}
+		if older || len(msgs) < mailPageLimit {
+			break
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].ReceivedAt.Before(out[j].ReceivedAt) })
+	return out, ""
+}
+
+// mailMessage is the part of the mail catcher's message JSON the report shows.
+type mailMessage struct {
+	From       string    `json:"from"`
+	To         []string  `json:"to"`
+	Subject    string    `json:"subject"`
+	Text       string    `json:"text"`
+	ReceivedAt time.Time `json:"received_at"`
+	Truncated  bool      `json:"truncated"`
+}
+
+// maxMailPageBytes bounds one page of the mail catcher's answer.
+const maxMailPageBytes = 64 << 20
+
+func mailPage(ctx context.Context, client *http.Client, u string) ([]mailMessage, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, fmt.Errorf("mail catcher: %w", err)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("mail catcher: %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxMailPageBytes))
+	if err != nil {
+		return nil, fmt.Errorf("mail catcher %s: %w", redact(u), err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("mail catcher %s: %s: %s", redact(u), resp.Status, strings.TrimSpace(string(body)))
+	}
+	var msgs []mailMessage
+	if err := json.Unmarshal(body, &msgs); err != nil {
+		return nil, fmt.Errorf("mail catcher %s: decode: %w", redact(u), err)
+	}
+	return msgs, nil
+}
+
+func redact(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return u
+	}
+	return p.Redacted()
+}

@@ -1,0 +1,123 @@
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/api"
+	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
+)
+
+// fakeProm is a Prometheus HTTP API with fixed data: every query gets a
+// wave derived from its text (one or two series), except queries naming
+// an "empty" metric, which return nothing ("No data").
+type fakeProm struct {
+	empty []string // substrings of queries that return no series
+	// firingFrom..firingTo is when high_error_ratio fired (ALERTS).
+	firingFrom, firingTo time.Time
+}
+
+func (f *fakeProm) isEmpty(q string) bool {
+	for _, e := range f.empty {
+		if strings.Contains(q, e) {
+			return true
+		}
+	}
+	return false
+}
+
+func wave(q string, t float64, k int) float64 {
+	h := fnv.New32a()
+	h.Write([]byte(q))
+	base := float64(h.Sum32()%1000)/1000 + 0.05
+	return base*(1+float64(k)) + 0.3*base*math.Sin(t/300+float64(k))
+}
+
+func (f *fakeProm) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	_ = r.ParseForm()
+	q := r.Form.Get("query")
+	type series struct {
+		Metric map[string]string `json:"metric"`
+		Values [][2]any          `json:"values,omitempty"`
+		Value  *[2]any           `json:"value,omitempty"`
+	}
+	ok := func(data any) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"status": "success", "data": data})
+	}
+	switch r.URL.Path {
+	case "/api/v1/query_range":
+		start, _ := strconv.ParseFloat(r.Form.Get("start"), 64)
+		end, _ := strconv.ParseFloat(r.Form.Get("end"), 64)
+		step, _ := strconv.ParseFloat(r.Form.Get("step"), 64)
+		res := []series{}
+		if q == "ALERTS" {
+			s := series{Metric: map[string]string{"__name__": "ALERTS", "alertname": "high_error_ratio", "alertstate": "firing", "model": "demo", "severity": "critical"}}
+			for t := start; t <= end; t += step {
+				if t >= float64(f.firingFrom.Unix()) && t <= float64(f.firingTo.Unix()) {
+					s.Values = append(s.Values, [2]any{t, "1"})
+				}
+			}
+			if len(s.Values) > 0 {
+				res = append(res, s)
+			}
+		} else if !f.isEmpty(q) {
+			n := 1
+			if strings.Contains(q, "by (") || strings.Contains(q, "by(") && !strings.Contains(q, "by(le)") {
+				n = 2
+			}
+			for k := 0; k < n; k++ {
+				s := series{Metric: map[string]string{"instance": fmt.Sprintf("exporter-%d:8000", k), "code": strconv.Itoa(200 + 300*k), "route": "/predict", "model": "demo", "class": strconv.Itoa(k), "cause": "timeout", "status": "OK"}}
+				for t := start; t <= end; t += step {
+					s.Values = append(s.Values, [2]any{t, strconv.FormatFloat(wave(q, t, k), 'g', -1, 64)})
+				}
+				res = append(res, s)
+			}
+		}
+		ok(map[string]any{"resultType": "matrix", "result": res})
+	case "/api/v1/query":
+		ts, _ := strconv.ParseFloat(r.Form.Get("time"), 64)
+		res := []series{}
+		if !f.isEmpty(q) {
+			v := [2]any{ts, strconv.FormatFloat(wave(q, ts, 0), 'g', -1, 64)}
+			res = append(res, series{Metric: map[string]string{"model": "demo"}, Value: &v})
+		}
+		ok(map[string]any{"resultType": "vector", "result": res})
+	case "/api/v1/targets":
+		ok(map[string]any{"activeTargets": []map[string]any{
+			{"labels": map[string]string{"job": "ml_model_exporter", "instance": "exporter-demo:8000"}, "scrapeUrl": "http://exporter-demo:8000/metrics", "health": "up", "lastError": ""},
+			{"labels": map[string]string{"job": "model_server", "instance": "model-demo:8080"}, "scrapeUrl": "http://model-demo:8080/metrics", "health": "down", "lastError": "connection refused"},
+		}, "droppedTargets": []any{}})
+	case "/api/v1/rules":
+		ok(map[string]any{"groups": []map[string]any{{
+			"name": "stackgen", "file": "alerts.yml", "interval": 5,
+			"rules": []map[string]any{{
+				"type": "alerting", "name": "high_error_ratio", "query": "x > 0.2", "duration": 0, "health": "ok",
+				"labels": map[string]string{}, "annotations": map[string]string{},
+				"alerts": []map[string]any{{"labels": map[string]string{"alertname": "high_error_ratio", "model": "demo"},
+					"annotations": map[string]string{}, "state": "firing", "activeAt": f.firingFrom.Format(time.RFC3339), "value": "5.0e-01"}},
+			}},
+		}}})
+	default:
+		http.Error(w, `{"status":"error","errorType":"not_found","error":"no such endpoint"}`, http.StatusNotFound)
+	}
+}
+
+func fakeAPI(t testing.TB, f *fakeProm) v1.API {
+	t.Helper()
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	c, err := api.NewClient(api.Config{Address: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v1.NewAPI(c)
+}

@@ -1,0 +1,186 @@
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+
+	"github.com/stackgen/stackgen/dashboards"
+	"github.com/stackgen/stackgen/stack"
+)
+
+// Dashboard is one dashboard stackgen renders, as the report draws it.
+type Dashboard struct {
+	// File is the dashboard's path in the deploy folder.
+	File string
+	// UID and Title name it.
+	UID   string
+	Title string
+	// Rows are the dashboard's rows in order; panels before the first row
+	// header are in a row with an empty title.
+	Rows []Row
+}
+
+// Row is a titled group of panels.
+type Row struct {
+	Title  string
+	Panels []Panel
+}
+
+// Panel is one dashboard panel: the definition dashboards.Build writes.
+type Panel struct {
+	ID          int
+	Title       string
+	Type        string // stat or timeseries
+	Description string
+	Unit        string
+	Decimals    *int
+	Min, Max    *float64
+	// Thresholds are the absolute threshold steps, lowest first (the first
+	// has no value: the base colour).
+	Thresholds []Threshold
+	// Mappings are value mappings ("1" → "UP").
+	Mappings map[string]Mapping
+	Targets  []Target
+}
+
+// Threshold is one threshold step.
+type Threshold struct {
+	Color string
+	Value *float64
+}
+
+// Mapping maps a value to a text and colour.
+type Mapping struct {
+	Text  string
+	Color string
+}
+
+// Target is one query of a panel.
+type Target struct {
+	RefID  string
+	Expr   string
+	Legend string
+}
+
+// The subset of Grafana's dashboard JSON the report reads.
+type boardJSON struct {
+	UID    string      `json:"uid"`
+	Title  string      `json:"title"`
+	Panels []panelJSON `json:"panels"`
+}
+
+type panelJSON struct {
+	ID          int         `json:"id"`
+	Title       string      `json:"title"`
+	Type        string      `json:"type"`
+	Description string      `json:"description"`
+	Panels      []panelJSON `json:"panels"`
+	Targets     []struct {
+		RefID  string `json:"refId"`
+		Expr   string `json:"expr"`
+		Legend string `json:"legendFormat"`
+		Hide   bool   `json:"hide"`
+	} `json:"targets"`
+	FieldConfig struct {
+		Defaults struct {
+			Unit       string   `json:"unit"`
+			Decimals   *int     `json:"decimals"`
+			Min        *float64 `json:"min"`
+			Max        *float64 `json:"max"`
+			Thresholds struct {
+				Steps []struct {
+					Color string   `json:"color"`
+					Value *float64 `json:"value"`
+				} `json:"steps"`
+			} `json:"thresholds"`
+			Mappings []struct {
+				Type    string `json:"type"`
+				Options map[string]struct {
+					Text  string `json:"text"`
+					Color string `json:"color"`
+				} `json:"options"`
+			} `json:"mappings"`
+		} `json:"defaults"`
+	} `json:"fieldConfig"`
+}
+
+// Dashboards returns the dashboards dashboards.Build renders for s, sorted
+// by file (the overview, _overview.json, first), with their panels in the
+// dashboards' order. It is the report's only source of panels: titles,
+// PromQL, units, thresholds and legends are the dashboards' own.
+func Dashboards(s *stack.Stack) ([]Dashboard, error) {
+	files, err := dashboards.Build(s)
+	if err != nil {
+		return nil, fmt.Errorf("build dashboards: %w", err)
+	}
+	names := make([]string, 0, len(files))
+	for f := range files {
+		names = append(names, f)
+	}
+	sort.Strings(names)
+	out := make([]Dashboard, 0, len(names))
+	for _, f := range names {
+		var b boardJSON
+		if err := json.Unmarshal(files[f], &b); err != nil {
+			return nil, fmt.Errorf("decode dashboard %s: %w", f, err)
+		}
+		d := Dashboard{File: f, UID: b.UID, Title: b.Title}
+		var walk func(ps []panelJSON)
+		walk = func(ps []panelJSON) {
+			for _, p := range ps {
+				if p.Type == "row" {
+					d.Rows = append(d.Rows, Row{Title: p.Title})
+					walk(p.Panels) // a collapsed row's panels
+					continue
+				}
+				if len(d.Rows) == 0 {
+					d.Rows = append(d.Rows, Row{})
+				}
+				r := &d.Rows[len(d.Rows)-1]
+				r.Panels = append(r.Panels, convertPanel(p))
+			}
+		}
+		walk(b.Panels)
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+func convertPanel(p panelJSON) Panel {
+	def := p.FieldConfig.Defaults
+	out := Panel{ID: p.ID, Title: p.Title, Type: p.Type, Description: p.Description, Unit: def.Unit,
+		Decimals: def.Decimals, Min: def.Min, Max: def.Max}
+	for _, s := range def.Thresholds.Steps {
+		out.Thresholds = append(out.Thresholds, Threshold{Color: s.Color, Value: s.Value})
+	}
+	for _, m := range def.Mappings {
+		if m.Type != "value" {
+			continue
+		}
+		for k, o := range m.Options {
+			if out.Mappings == nil {
+				out.Mappings = map[string]Mapping{}
+			}
+			out.Mappings[k] = Mapping{Text: o.Text, Color: o.Color}
+		}
+	}
+	for _, t := range p.Targets {
+		if t.Hide || t.Expr == "" {
+			continue
+		}
+		out.Targets = append(out.Targets, Target{RefID: t.RefID, Expr: t.Expr, Legend: t.Legend})
+	}
+	return out
+}
+
+// thresholdColor is the colour of the threshold step v falls in.
+func (p Panel) thresholdColor(v float64) string {
+	c := ""
+	for _, t := range p.Thresholds {
+		if t.Value == nil || v >= *t.Value {
+			c = t.Color
+		}
+	}
+	return c
+}
