@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/api"
@@ -56,11 +54,11 @@ flags; 1 Prometheus does not answer or the report cannot be written.`,
 				}
 				return &ExitError{Code: exitInvalid, Err: err}
 			}
-			end, err := parseReportTime(to, time.Now(), time.Now())
+			end, err := report.ParseTime(to, time.Now(), time.Now())
 			if err != nil {
 				return exitf(exitInvalid, "--to: %v", err)
 			}
-			start, err := parseReportTime(from, end, time.Now())
+			start, err := report.ParseTime(from, end, time.Now())
 			if err != nil {
 				return exitf(exitInvalid, "--from: %v", err)
 			}
@@ -112,33 +110,6 @@ flags; 1 Prometheus does not answer or the report cannot be written.`,
 	c.Flags().StringVar(&deploy, "deploy-dir", "", "deploy folder of the running stack (default: deploy/ beside stack.yaml)")
 	c.Flags().BoolVar(&open, "open", false, "open the report in the browser (xdg-open) when there is one")
 	return c
-}
-
-// parseReportTime reads a --from/--to value; a relative one ("-1h",
-// "now-1h") counts back from rel.
-func parseReportTime(v string, rel, now time.Time) (time.Time, error) {
-	v = strings.TrimSpace(v)
-	switch {
-	case v == "now":
-		return now, nil
-	case strings.HasPrefix(v, "now-"):
-		v = v[3:]
-		rel = now
-	}
-	if strings.HasPrefix(v, "-") {
-		d, err := time.ParseDuration(v[1:])
-		if err != nil || d <= 0 {
-			return time.Time{}, fmt.Errorf("%q: want a duration such as -1h or -10m", v)
-		}
-		return rel.Add(-d), nil
-	}
-	if t, err := time.Parse(time.RFC3339, v); err == nil {
-		return t, nil
-	}
-	if f, err := strconv.ParseFloat(v, 64); err == nil {
-		return time.UnixMilli(int64(f * 1000)), nil
-	}
-	return time.Time{}, fmt.Errorf("%q: want RFC 3339 (2026-01-02T15:04:05Z), Unix seconds, now, or -1h", v)
 }
 
 // reportServices is the stack's services for the report's header, from the
