@@ -295,3 +295,32 @@ func fnvSum(b []byte) uint64 {
 	}
 	return h
 }
+
+// TestEmailWholeBody: a body longer than the mail catcher's list preview is
+// fetched whole from the message's own URL.
+func TestEmailWholeBody(t *testing.T) {
+	mc, err := mailcatcher.New(mailcatcher.Config{SMTPListen: "127.0.0.1:0", HTTPListen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mc.Close()
+	body := strings.Repeat("firing alert line\r\n", 2*mailcatcher.PreviewBytes/18) + "END-OF-BODY\r\n"
+	raw := "From: a@x\r\nTo: b@x\r\nSubject: long\r\nContent-Type: text/plain\r\n\r\n" + body
+	if _, err := mc.Store().AddRaw([]byte(raw), "a@x", []string{"b@x"}, fixedTo.Add(-time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(mc.Handler())
+	defer srv.Close()
+	// Control: the list's preview really is cut.
+	list, err := mailPage(context.Background(), srv.Client(), srv.URL+"/api/messages")
+	if err != nil || len(list) != 1 || strings.Contains(list[0].Text, "END-OF-BODY") || !list[0].Truncated {
+		t.Fatalf("control: list preview not cut (err %v)", err)
+	}
+	got, problem := emails(context.Background(), Options{From: fixedTo.Add(-time.Hour), To: fixedTo, MailURL: srv.URL})
+	if problem != "" || len(got) != 1 {
+		t.Fatalf("emails: %d, %q", len(got), problem)
+	}
+	if !strings.Contains(got[0].Text, "END-OF-BODY") || got[0].Truncated {
+		t.Fatalf("body not whole (truncated %v, %d bytes)", got[0].Truncated, len(got[0].Text))
+	}
+}
