@@ -216,3 +216,10 @@ func Remove(ims []ImageSource) {
 		os.Remove(im.Path)
 	}
 }
+
+// RemoveVolumes deletes spooled volume copies.
+func RemoveVolumes(vs []VolumeSource) {
+	for _, v := range vs {
+		os.Remove(v.Path)
+	}
+}

@@ -21,7 +21,9 @@ type ExtractOptions struct {
 	ManifestSHA256 string
 	// Loader loads the images (nil: images are checked but not loaded).
 	Loader Loader
-	// Progress, when set, gets a line per image loaded.
+	// Restorer restores the data volumes (nil: checked, not restored).
+	Restorer Restorer
+	// Progress, when set, gets a line per volume restored or kept.
 	Progress io.Writer
 }
 
@@ -78,7 +80,26 @@ func Extract(ctx context.Context, path string, o ExtractOptions) (*Manifest, err
 		return nil, fmt.Errorf("extract: %w", err)
 	}
 	defer root.Close()
-	m, sum, err := scan(path, func(e entry, r io.Reader) error {
+	m, sum, err := scan(path, func(m0 *Manifest, e entry, r io.Reader) error {
+		if e.volume != nil {
+			if o.Restorer == nil {
+				return nil
+			}
+			// The archive's images come before its volumes: the helper
+			// image is loaded by now.
+			done, err := o.Restorer.Restore(ctx, *e.volume, m0.HelperImage, r)
+			if err != nil {
+				return fmt.Errorf("restore volume %s: %w", e.volume.Name, err)
+			}
+			if o.Progress != nil {
+				if done {
+					fmt.Fprintf(o.Progress, "  restored volume %s (%s)\n", e.volume.Name, HumanSize(e.size))
+				} else {
+					fmt.Fprintf(o.Progress, "  kept volume %s: it exists already (`stackgen down --volumes` removes it, then up --bundle restores the bundle's data)\n", e.volume.Name)
+				}
+			}
+			return nil
+		}
 		if e.image != nil {
 			if o.Loader == nil {
 				return nil

@@ -58,6 +58,12 @@ type Manifest struct {
 	Files []File `json:"files"`
 	// Images are the image tarballs, sorted by path.
 	Images []Image `json:"images"`
+	// Volumes are data volume copies (bundle --data), sorted by path.
+	Volumes []Volume `json:"volumes"`
+	// HelperImage is the ID of the bundle's image whose containers (created,
+	// never started) restore the volumes with docker cp: stackgen's own,
+	// which has the passwd entries docker cp -a looks owners up in.
+	HelperImage string `json:"helper_image,omitempty"`
 	// Secrets are what the receiver must provide; never their values.
 	Secrets []Secret `json:"secrets"`
 }
@@ -107,6 +113,7 @@ type entry struct {
 	sha256 string
 	mode   int64
 	image  *Image
+	volume *Volume
 }
 
 // index validates the manifest and returns its entries by name.
@@ -157,7 +164,19 @@ func (m *Manifest) index() (map[string]entry, error) {
 			return nil, err
 		}
 	}
-	if e, ok := idx[m.StackFile]; !ok || e.image != nil {
+	for i := range m.Volumes {
+		v := &m.Volumes[i]
+		if err := checkVolume(*v, m.Stack); err != nil {
+			return nil, err
+		}
+		if e, ok := idx[ImagePrefix+strings.TrimPrefix(m.HelperImage, "sha256:")+".tar"]; !ok || e.image == nil || e.image.ID != m.HelperImage {
+			return nil, fmt.Errorf("%s: helper_image %q is not an image of the bundle (volumes are restored with it)", v.Path, m.HelperImage)
+		}
+		if err := add(entry{name: v.Path, size: v.Size, sha256: v.SHA256, volume: v}, VolumePrefix); err != nil {
+			return nil, err
+		}
+	}
+	if e, ok := idx[m.StackFile]; !ok || e.image != nil || e.volume != nil {
 		return nil, fmt.Errorf("stack_file %q is not one of the bundle's files", m.StackFile)
 	}
 	// No file may also be a folder of another ("stack/a" and "stack/a/b").
@@ -212,6 +231,9 @@ func (m *Manifest) TotalSize() int64 {
 	}
 	for _, im := range m.Images {
 		n += im.Size
+	}
+	for _, v := range m.Volumes {
+		n += v.Size
 	}
 	return n
 }

@@ -49,13 +49,13 @@ type Loader interface {
 // the SHA-256 of its bytes (Extract checks it again). Every refusal is an
 // *InvalidError.
 func Verify(path string) (*Manifest, string, error) {
-	return scan(path, func(entry, io.Reader) error { return nil })
+	return scan(path, func(*Manifest, entry, io.Reader) error { return nil })
 }
 
 // scan is one streaming pass over the bundle; each gets every entry after
 // its manifest checks, with a reader that fails at its end when the content
 // differs from the manifest (scan drains what each leaves unread).
-func scan(path string, each func(entry, io.Reader) error) (*Manifest, string, error) {
+func scan(path string, each func(*Manifest, entry, io.Reader) error) (*Manifest, string, error) {
 	bad := func(format string, args ...any) error {
 		return &InvalidError{File: path, Err: fmt.Errorf(format, args...)}
 	}
@@ -104,7 +104,7 @@ func scan(path string, each func(entry, io.Reader) error) (*Manifest, string, er
 			return nil, "", bad("after %d entries: %v (truncated or corrupt)", len(seen), err)
 		}
 		name := hdr.Name
-		if err := checkName(name, StackPrefix); err != nil && checkName(name, ImagePrefix) != nil {
+		if err := checkName(name, StackPrefix); err != nil && checkName(name, ImagePrefix) != nil && checkName(name, VolumePrefix) != nil {
 			return nil, "", bad("%v", err)
 		}
 		if !isRegular(hdr) {
@@ -126,7 +126,7 @@ func scan(path string, each func(entry, io.Reader) error) (*Manifest, string, er
 			return nil, "", bad("entry %s holds %d bytes; the manifest says %d", name, hdr.Size, e.size)
 		}
 		hr := &hashReader{r: tr, h: sha256.New(), e: e}
-		if err := each(e, hr); err != nil {
+		if err := each(&m, e, hr); err != nil {
 			if hr.err != nil {
 				return nil, "", bad("%v", hr.err)
 			}

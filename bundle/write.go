@@ -46,6 +46,10 @@ type Options struct {
 	Files []Source
 	// Images are the spooled image tarballs.
 	Images []ImageSource
+	// Volumes are the spooled data volume copies.
+	Volumes []VolumeSource
+	// HelperImage is the image ID restoring the volumes (see Manifest).
+	HelperImage string
 	// Secrets the receiver must provide.
 	Secrets []Secret
 	// Progress, when set, gets one line per entry written.
@@ -63,7 +67,7 @@ var epoch = time.Unix(0, 0).UTC()
 // changed in between fails the write.
 func Write(w io.Writer, o Options) (*Manifest, error) {
 	m := &Manifest{Format: Format, FormatVersion: FormatVersion, Stackgen: o.Stackgen, Stack: o.Stack,
-		StackFile: o.StackFile, DeployDir: o.DeployDir, Files: []File{}, Images: []Image{}, Secrets: o.Secrets}
+		StackFile: o.StackFile, DeployDir: o.DeployDir, Files: []File{}, Images: []Image{}, Volumes: []Volume{}, Secrets: o.Secrets, HelperImage: o.HelperImage}
 	if m.Secrets == nil {
 		m.Secrets = []Secret{}
 	}
@@ -91,6 +95,11 @@ func Write(w io.Writer, o Options) (*Manifest, error) {
 		m.Images = append(m.Images, im.Image)
 		paths[im.Image.Path] = im.Path
 	}
+	for _, v := range o.Volumes {
+		m.Volumes = append(m.Volumes, v.Volume)
+		paths[v.Volume.Path] = v.Path
+	}
+	sort.Slice(m.Volumes, func(i, j int) bool { return m.Volumes[i].Path < m.Volumes[j].Path })
 	sort.Slice(m.Files, func(i, j int) bool { return m.Files[i].Path < m.Files[j].Path })
 	sort.Slice(m.Images, func(i, j int) bool { return m.Images[i].Path < m.Images[j].Path })
 	if _, err := m.index(); err != nil {
@@ -121,6 +130,9 @@ func Write(w io.Writer, o Options) (*Manifest, error) {
 	for _, im := range m.Images {
 		items = append(items, item{im.Path, im.SHA256, im.Size, 0o644})
 	}
+	for _, v := range m.Volumes {
+		items = append(items, item{v.Path, v.SHA256, v.Size, 0o644})
+	}
 	for _, it := range items {
 		f, err := os.Open(paths[it.name])
 		if err != nil {
@@ -131,7 +143,7 @@ func Write(w io.Writer, o Options) (*Manifest, error) {
 		if err != nil {
 			return nil, fmt.Errorf("bundle %s: %w", paths[it.name], err)
 		}
-		if o.Progress != nil && strings.HasPrefix(it.name, ImagePrefix) {
+		if o.Progress != nil && !strings.HasPrefix(it.name, StackPrefix) {
 			fmt.Fprintf(o.Progress, "  + %s (%s)\n", it.name, HumanSize(it.size))
 		}
 	}

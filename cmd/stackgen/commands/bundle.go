@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -23,7 +24,10 @@ import (
 func init() { register(newBundleCmd) }
 
 func newBundleCmd() *cobra.Command {
-	var file, out, images string
+	var (
+		file, out, images string
+		data              bool
+	)
 	c := &cobra.Command{
 		Use:   "bundle [-f stack.yaml] -o NAME.stackgen.tgz [--images local|all|none]",
 		Short: "Write one shareable archive with the stack, its rendered files, local files and images",
@@ -48,19 +52,23 @@ cannot carry (nothing written); 3 no Docker engine; 6 an image missing.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signalContext(cmd)
 			defer stop()
-			return writeBundle(ctx, cmd.ErrOrStderr(), cmd.OutOrStdout(), file, out, images)
+			return writeBundle(ctx, cmd.ErrOrStderr(), cmd.OutOrStdout(), file, out, images, data)
 		},
 	}
 	addStackFlag(c, &file)
 	c.Flags().StringVarP(&out, "output", "o", "", "archive to write (default: NAME.stackgen.tgz, NAME the stack's)")
 	c.Flags().StringVar(&images, "images", bundle.ImagesLocal, "images to include: local (built by stackgen), all (every image of the stack), none")
+	c.Flags().BoolVar(&data, "data", false, "also copy the data volumes (Prometheus, Grafana, Alertmanager), each service stopped while copied and started again")
 	c.AddCommand(newBundleInspectCmd())
 	return c
 }
 
-func writeBundle(ctx context.Context, stderr, stdout io.Writer, file, out, images string) error {
+func writeBundle(ctx context.Context, stderr, stdout io.Writer, file, out, images string, data bool) error {
 	if images != bundle.ImagesLocal && images != bundle.ImagesAll && images != bundle.ImagesNone {
 		return exitf(exitInvalid, "--images %q: use local, all or none", images)
+	}
+	if data && images == bundle.ImagesNone {
+		return exitf(exitInvalid, "--data needs --images local or all: the receiver restores the volumes with an image of the bundle")
 	}
 	start := time.Now()
 	s, deployDir, err := loadAndRender(file, "")
@@ -95,6 +103,26 @@ func writeBundle(ctx context.Context, stderr, stdout io.Writer, file, out, image
 			return err
 		}
 		opts.Images = ims
+		if data {
+			if len(ims) == 0 {
+				return exitf(exitInvalid, "--data: the bundle holds no image to restore the volumes with; use --images all")
+			}
+			helper := ims[0].Image.ID
+			for _, im := range ims {
+				for _, tag := range im.Image.Tags {
+					if strings.HasPrefix(tag, "stackgen:") {
+						helper = im.Image.ID
+					}
+				}
+			}
+			opts.HelperImage = helper
+			vols, err := saveVolumes(ctx, stderr, cf, helper, filepath.Dir(out))
+			defer bundle.RemoveVolumes(vols)
+			if err != nil {
+				return err
+			}
+			opts.Volumes = vols
+		}
 	}
 	m, err := bundle.WriteFile(out, opts)
 	if err != nil {
@@ -104,8 +132,8 @@ func writeBundle(ctx context.Context, stderr, stdout io.Writer, file, out, image
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "wrote %s (%s: %d files, %d images, %s before compression) in %.1fs\n",
-		out, bundle.HumanSize(st.Size()), len(m.Files), len(m.Images), bundle.HumanSize(m.TotalSize()), time.Since(start).Seconds())
+	fmt.Fprintf(stdout, "wrote %s (%s: %d files, %d images, %d volumes, %s before compression) in %.1fs\n",
+		out, bundle.HumanSize(st.Size()), len(m.Files), len(m.Images), len(m.Volumes), bundle.HumanSize(m.TotalSize()), time.Since(start).Seconds())
 	for _, sec := range m.Secrets {
 		fmt.Fprintf(stdout, "  the receiver must provide %s\n", secretName(sec))
 	}
@@ -165,6 +193,76 @@ func saveImages(ctx context.Context, stderr io.Writer, s *stack.Stack, cf *runne
 	return out, nil
 }
 
+// saveVolumes copies the stack's named volumes: the running services using
+// them are stopped first (a consistent copy: Prometheus' TSDB is closed
+// cleanly) and started again once every copy is taken, even on failure.
+func saveVolumes(ctx context.Context, stderr io.Writer, cf *runner.ComposeFile, helperImage, dir string) ([]bundle.VolumeSource, error) {
+	e, err := runner.DetectEngine(ctx)
+	if err != nil {
+		return nil, runnerExit(err)
+	}
+	d := bundle.Docker{Path: e.Docker}
+	keys := make([]string, 0, len(cf.Project.Volumes))
+	for k := range cf.Project.Volumes {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	users := map[string]bool{}
+	for _, svc := range cf.Project.Services {
+		for _, v := range svc.Volumes {
+			if v.Type == "volume" && contains(keys, v.Source) {
+				users[svc.Name] = true
+			}
+		}
+	}
+	var stopped []string
+	for svc := range users {
+		ids, err := d.ProjectContainers(ctx, cf.Name, svc)
+		if err != nil {
+			return nil, err
+		}
+		stopped = append(stopped, ids...)
+	}
+	if len(stopped) > 0 {
+		fmt.Fprintf(stderr, "  stopping %d container(s) using the data volumes for a consistent copy\n", len(stopped))
+		defer func() {
+			// Started again even when ctx was cancelled.
+			if err := d.Start(context.Background(), stopped); err != nil {
+				fmt.Fprintf(stderr, "  warning: starting the stopped containers again: %v (run `stackgen up`)\n", err)
+			} else {
+				fmt.Fprintf(stderr, "  started the %d container(s) again\n", len(stopped))
+			}
+		}()
+		if err := d.Stop(ctx, stopped); err != nil {
+			return nil, err
+		}
+	}
+	var out []bundle.VolumeSource
+	for _, k := range keys {
+		name := cf.Project.Volumes[k].Name
+		if name == "" {
+			name = cf.Name + "_" + k
+		}
+		t := time.Now()
+		v, err := d.SaveVolume(ctx, dir, helperImage, name)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, v)
+		fmt.Fprintf(stderr, "  copied volume %s (%s, %.1fs)\n", name, bundle.HumanSize(v.Volume.Size), time.Since(t).Seconds())
+	}
+	return out, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
 func builtByCompose(cf *runner.ComposeFile, ref string) bool {
 	for _, svc := range cf.Services {
 		if svc.Image == ref && svc.HasBuild {
@@ -212,6 +310,12 @@ Exit codes: 0 valid; 2 not a valid bundle (tampered, truncated, foreign).`,
 			fmt.Fprintf(tw, "IMAGES (%d)\tSIZE\tID\n", len(m.Images))
 			for _, im := range m.Images {
 				fmt.Fprintf(tw, "  %s\t%s\t%s\n", strings.Join(im.Tags, ", "), bundle.HumanSize(im.Size), im.ID[:19])
+			}
+			if len(m.Volumes) > 0 {
+				fmt.Fprintf(tw, "VOLUMES (%d)\tSIZE\tSHA-256\n", len(m.Volumes))
+			}
+			for _, v := range m.Volumes {
+				fmt.Fprintf(tw, "  %s\t%s\t%s\n", v.Name, bundle.HumanSize(v.Size), v.SHA256[:12])
 			}
 			tw.Flush()
 			fmt.Fprintf(w, "total %s\n", bundle.HumanSize(m.TotalSize()))
@@ -263,16 +367,19 @@ func openBundle(ctx context.Context, stderr io.Writer, path, out string) (string
 		}
 		return "", exitf(exitInvalid, "bundle %s needs secrets that are not set; nothing was extracted, loaded or started:\n%s", path, strings.Join(lines, "\n"))
 	}
-	var loader bundle.Loader
-	if len(m.Images) > 0 {
+	var (
+		loader   bundle.Loader
+		restorer bundle.Restorer
+	)
+	if len(m.Images) > 0 || len(m.Volumes) > 0 {
 		e, err := runner.DetectEngine(ctx)
 		if err != nil {
 			return "", runnerExit(err)
 		}
-		loader = bundle.Docker{Path: e.Docker}
+		loader, restorer = bundle.Docker{Path: e.Docker}, bundle.Docker{Path: e.Docker}
 	}
 	t = time.Now()
-	if _, err := bundle.Extract(ctx, path, bundle.ExtractOptions{Dir: dir, ManifestSHA256: sum, Loader: loader}); err != nil {
+	if _, err := bundle.Extract(ctx, path, bundle.ExtractOptions{Dir: dir, ManifestSHA256: sum, Loader: loader, Restorer: restorer, Progress: stderr}); err != nil {
 		return "", bundleExit(err)
 	}
 	fmt.Fprintf(stderr, "  extracted into %s, %d images loaded (%.1fs)\n", dir, len(m.Images), time.Since(t).Seconds())
