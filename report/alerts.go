@@ -53,37 +53,66 @@ type Email struct {
 	Truncated  bool
 }
 
-func ruleStates(ctx context.Context, s *stack.Stack, o Options) ([]RuleState, string) {
+func ruleStates(ctx context.Context, s *stack.Stack, o Options, hist []Firing, st time.Duration) ([]RuleState, string) {
 	rules, err := alerting.Rules(s)
 	if err != nil {
 		return nil, fmt.Sprintf("alert rules: %v", err)
 	}
 	type key struct{ name, model string }
-	live := map[key]*v1.Alert{}
+	type alertAt struct {
+		state string
+		since time.Time
+	}
+	live := map[key]alertAt{}
 	health := map[string]string{}
-	var problem string
+	var problems []string
 	if s.AlertmanagerEnabled() {
+		// The state at To comes from the ALERTS series (what Prometheus
+		// recorded then, so a past --to gives the same page); only a rule's
+		// evaluation error comes from the rules API (it has no history).
 		c, cancel := context.WithTimeout(ctx, o.QueryTimeout)
 		res, err := o.API.Rules(c, nil)
 		cancel()
 		if err != nil {
-			problem = fmt.Sprintf("Prometheus rules API: %v", err)
+			problems = append(problems, fmt.Sprintf("Prometheus rules API: %v", err))
 		}
 		for _, g := range res.Groups {
 			for _, r := range g.Rules {
-				ar, ok := r.(v1.AlertingRule)
-				if !ok {
-					continue
-				}
-				if ar.LastError != "" {
+				if ar, ok := r.(v1.AlertingRule); ok && ar.LastError != "" {
 					health[ar.Name] = ar.LastError
-				}
-				for _, a := range ar.Alerts {
-					live[key{ar.Name, string(a.Labels[alerting.LabelModel])}] = a
 				}
 			}
 		}
+		alerts, err := instant(ctx, o, "ALERTS")
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("ALERTS at %s: %v", o.To.UTC().Format(time.RFC3339), err))
+		}
+		for _, smp := range alerts {
+			k := key{string(smp.Metric["alertname"]), string(smp.Metric[alerting.LabelModel])}
+			if cur, ok := live[k]; !ok || cur.state != "firing" {
+				live[k] = alertAt{state: string(smp.Metric["alertstate"])}
+			}
+		}
+		// Active since: ALERTS_FOR_STATE holds it (rules with a for
+		// duration), else the start of the stretch in the history that
+		// reaches To.
+		forState, _ := instant(ctx, o, "ALERTS_FOR_STATE")
+		for _, smp := range forState {
+			k := key{string(smp.Metric["alertname"]), string(smp.Metric[alerting.LabelModel])}
+			if a, ok := live[k]; ok {
+				a.since = time.Unix(int64(smp.Value), 0).UTC()
+				live[k] = a
+			}
+		}
+		for _, f := range hist {
+			k := key{f.Name, f.Model}
+			if a, ok := live[k]; ok && a.since.IsZero() && a.state == f.State && o.To.Sub(f.To) <= st*3/2 {
+				a.since = f.From
+				live[k] = a
+			}
+		}
 	}
+	problem := strings.Join(problems, "; ")
 	out := make([]RuleState, 0, len(rules))
 	for _, r := range rules {
 		rs := RuleState{Name: r.Name, Model: r.Model, Condition: r.Query.Value, Error: health[r.Name]}
@@ -104,13 +133,8 @@ func ruleStates(ctx context.Context, s *stack.Stack, o Options) ([]RuleState, st
 		}
 		if s.AlertmanagerEnabled() {
 			rs.State = "inactive"
-			if a := live[key{r.Name, r.Model}]; a != nil {
-				rs.State, rs.ActiveSince = string(a.State), a.ActiveAt.UTC()
-				if a.Value != "" {
-					if f, err := strconv.ParseFloat(a.Value, 64); err == nil {
-						rs.Value = strconv.FormatFloat(f, 'g', 4, 64)
-					}
-				}
+			if a, ok := live[key{r.Name, r.Model}]; ok {
+				rs.State, rs.ActiveSince = a.state, a.since
 			}
 		} else {
 			rs.State = "no data"
@@ -128,6 +152,22 @@ func ruleStates(ctx context.Context, s *stack.Stack, o Options) ([]RuleState, st
 		out = append(out, rs)
 	}
 	return out, problem
+}
+
+// instant evaluates query at o.To.
+func instant(ctx context.Context, o Options, query string) (model.Vector, error) {
+	ctx, cancel := context.WithTimeout(ctx, o.QueryTimeout)
+	defer cancel()
+	v, _, _, err := o.API.Query(ctx, query, o.To, v1.WithTimeout(o.QueryTimeout))
+	if err != nil {
+		return nil, err
+	}
+	vec, ok := v.(model.Vector)
+	if !ok {
+		return nil, fmt.Errorf("Prometheus answered a %s, not a vector", v.Type())
+	}
+	sort.Sort(vec)
+	return vec, nil
 }
 
 // history reads the ALERTS series over the range: one Firing per alert,

@@ -86,7 +86,16 @@ func (f *fakeProm) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/api/v1/query":
 		ts, _ := strconv.ParseFloat(r.Form.Get("time"), 64)
 		res := []series{}
-		if !f.isEmpty(q) {
+		firing := ts >= float64(f.firingFrom.Unix()) && ts <= float64(f.firingTo.Unix())
+		if q == "ALERTS" || q == "ALERTS_FOR_STATE" {
+			if firing {
+				v := [2]any{ts, "1"}
+				if q == "ALERTS_FOR_STATE" {
+					v[1] = strconv.FormatInt(f.firingFrom.Unix(), 10)
+				}
+				res = append(res, series{Metric: map[string]string{"__name__": q, "alertname": "high_error_ratio", "alertstate": "firing", "model": "demo"}, Value: &v})
+			}
+		} else if !f.isEmpty(q) {
 			v := [2]any{ts, strconv.FormatFloat(wave(q, ts, 0), 'g', -1, 64)}
 			res = append(res, series{Metric: map[string]string{"model": "demo"}, Value: &v})
 		}
@@ -103,7 +112,7 @@ func (f *fakeProm) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				"type": "alerting", "name": "high_error_ratio", "query": "x > 0.2", "duration": 0, "health": "ok",
 				"labels": map[string]string{}, "annotations": map[string]string{},
 				"alerts": []map[string]any{{"labels": map[string]string{"alertname": "high_error_ratio", "model": "demo"},
-					"annotations": map[string]string{}, "state": "firing", "activeAt": f.firingFrom.Format(time.RFC3339), "value": "5.0e-01"}},
+					"annotations": map[string]string{}, "state": "firing", "activeAt": "2000-01-01T00:00:00Z", "value": "5.0e-01"}}, // the rules API's "now": not used for the state
 			}},
 		}}})
 	default:

@@ -168,8 +168,8 @@ func Collect(ctx context.Context, s *stack.Stack, o Options) (*Report, error) {
 	r.Step = step(o.To.Sub(o.From), o.MaxPoints, s.Prometheus.ScrapeInterval.D())
 	r.Targets, r.TargetsError = targets(ctx, o)
 	r.Dashboards = panelData(ctx, dash, r.Step, o)
-	r.Rules, r.RulesError = ruleStates(ctx, s, o)
 	r.History, r.HistoryError = history(ctx, r.Step, o)
+	r.Rules, r.RulesError = ruleStates(ctx, s, o, r.History, r.Step)
 	if o.MailURL != "" {
 		r.Emails, r.EmailsError = emails(ctx, o)
 	}

@@ -168,7 +168,7 @@ func testOptions(t testing.TB, f *fakeProm) Options {
 }
 
 func newFake() *fakeProm {
-	return &fakeProm{empty: []string{"upstream_failures_total"}, firingFrom: fixedTo.Add(-25 * time.Minute), firingTo: fixedTo.Add(-10 * time.Minute)}
+	return &fakeProm{empty: []string{"upstream_failures_total"}, firingFrom: fixedTo.Add(-25 * time.Minute), firingTo: fixedTo}
 }
 
 func generate(t testing.TB, s *stack.Stack, o Options, dir string) string {
@@ -322,5 +322,42 @@ func TestEmailWholeBody(t *testing.T) {
 	}
 	if !strings.Contains(got[0].Text, "END-OF-BODY") || got[0].Truncated {
 		t.Fatalf("body not whole (truncated %v, %d bytes)", got[0].Truncated, len(got[0].Text))
+	}
+}
+
+// TestRuleStateAtTo: a rule's state is what the ALERTS series says at --to,
+// not what the rules API says now.
+func TestRuleStateAtTo(t *testing.T) {
+	s := loadExample(t, "offline")
+	f := &fakeProm{firingFrom: fixedTo.Add(-40 * time.Minute), firingTo: fixedTo.Add(-20 * time.Minute)}
+	api := fakeAPI(t, f)
+	for _, c := range []struct {
+		name  string
+		to    time.Time
+		state string
+		since time.Time
+	}{
+		{"while firing", fixedTo.Add(-30 * time.Minute), "firing", f.firingFrom},
+		{"after it resolved", fixedTo, "inactive", time.Time{}},
+		{"before it fired", fixedTo.Add(-50 * time.Minute), "inactive", time.Time{}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r, err := Collect(context.Background(), s, Options{From: c.to.Add(-time.Hour), To: c.to, API: api})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got *RuleState
+			for i := range r.Rules {
+				if r.Rules[i].Name == "high_error_ratio" {
+					got = &r.Rules[i]
+				}
+			}
+			if got == nil {
+				t.Fatal("no high_error_ratio rule")
+			}
+			if got.State != c.state || !got.ActiveSince.Equal(c.since) {
+				t.Fatalf("state %s since %v, want %s since %v", got.State, got.ActiveSince, c.state, c.since)
+			}
+		})
 	}
 }
