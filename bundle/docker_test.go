@@ -26,7 +26,7 @@ func testImage(t *testing.T) (Docker, string) {
 	}
 	dir := t.TempDir()
 	uniq := fmt.Sprintf("%d-%d", os.Getpid(), time.Now().UnixNano())
-	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM scratch\nCOPY hello /hello\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM scratch\nCOPY hello /hello\n# as stackgen's image: docker cp -a would chown to this user\nUSER 65534:65534\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, "hello"), []byte(strings.Repeat("hello "+uniq+"\n", 2000)), 0o644)
 	tag := "sgbundle-test:" + uniq
 	cmd := exec.Command(docker, "build", "-q", "-t", tag, dir)

@@ -117,7 +117,9 @@ func (d Docker) volumeLabels(ctx context.Context, name string) (map[string]strin
 // helper creates (never starts) a container of image mounting volume at
 // /data, for docker cp; the caller removes it.
 func (d Docker) helper(ctx context.Context, image, volume string) (string, error) {
-	out, err := d.output(ctx, "create", "--label", "io.stackgen.bundle-helper=1", "-v", volume+":/data", image)
+	// Never started: an entrypoint that cannot run makes that plain and lets
+	// any image serve (docker create refuses an image with no command).
+	out, err := d.output(ctx, "create", "--label", "io.stackgen.bundle-helper=1", "--entrypoint", "/stackgen-bundle-helper-never-started", "-v", volume+":/data", image)
 	if err != nil {
 		return "", err
 	}
