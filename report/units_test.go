@@ -1,6 +1,8 @@
 package report
 
 import (
+	"math"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -78,5 +80,41 @@ func TestStep(t *testing.T) {
 		if got := step(c.rng, DefaultMaxPoints, c.scrape); got != c.want {
 			t.Errorf("step(%v, scrape %v) = %v, want %v", c.rng, c.scrape, got, c.want)
 		}
+	}
+}
+
+func TestStats(t *testing.T) {
+	one, half := 1.0, 0.5
+	dec := 2
+	health := Panel{Type: "stat", Unit: "short", Thresholds: []Threshold{{Color: "red"}, {Color: "green", Value: &one}},
+		Mappings: map[string]Mapping{"0": {Text: "DOWN", Color: "red"}, "1": {Text: "UP", Color: "green"}}}
+	ratio := Panel{Type: "stat", Unit: "percentunit", Decimals: &dec, Thresholds: []Threshold{{Color: "green"}, {Color: "red", Value: &half}}}
+	nan := math.NaN()
+	at := func(vs ...float64) []Series {
+		var ps []Point
+		for i, v := range vs {
+			ps = append(ps, Point{T: fixedTo.Add(time.Duration(i) * time.Minute), V: v})
+		}
+		return []Series{{Name: "x", Points: ps}}
+	}
+	for _, c := range []struct {
+		name string
+		p    Panel
+		s    []Series
+		want []Stat
+	}{
+		{"mapped up", health, at(0, 1), []Stat{{Name: "x", Text: "UP", Color: "#56A64B"}}},
+		{"mapped down", health, at(1, 0), []Stat{{Name: "x", Text: "DOWN", Color: "#E02F44"}}},
+		{"last not NaN", ratio, at(0.7, 0.2, nan), []Stat{{Name: "x", Text: "20.00%", Color: "#56A64B"}}},
+		{"over threshold", ratio, at(0.2, 0.7), []Stat{{Name: "x", Text: "70.00%", Color: "#E02F44"}}},
+		{"only NaN", ratio, at(nan), nil},
+		{"time series panel", Panel{Type: "timeseries"}, at(1), nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got := stats(&PanelData{Panel: c.p, Series: c.s})
+			if !reflect.DeepEqual(got, c.want) {
+				t.Fatalf("stats = %+v, want %+v", got, c.want)
+			}
+		})
 	}
 }

@@ -1,0 +1,30 @@
+// Package report writes `stackgen report`: one self-contained HTML page of
+// evidence that a running stack works, for users who must hand in proof and
+// for stacks without Grafana (the offline demo, CI).
+//
+//	r, err := report.Collect(ctx, s, report.Options{From: from, To: to, API: promAPI, MailURL: s.HostURL(s.SMTP.WebPort)})
+//	path, err := report.Write(r, "report")   // report/index.html + one PNG per panel with data
+//
+// The page has a header (stack, range, stackgen version, services with image
+// and health, scrape targets with health); every dashboard dashboards.Build
+// renders, panel by panel in the dashboards' order and rows (Dashboards reads
+// the built JSON: the same PromQL, units, thresholds, legends and value
+// mappings; the tests compare the two programmatically); the alert rules
+// with state, value and active since at To and the firing history from the
+// ALERTS series; and the alert emails the mail catcher received in the range.
+//
+// Panels are drawn from Prometheus' query_range (client_golang's
+// api/prometheus/v1) at one step for the whole report: the range over
+// DefaultMaxPoints, not below the scrape interval. Time series become PNG
+// charts drawn with gonum.org/v1/plot (fonts embedded in the binary: nothing
+// is fetched) with the panel's unit on the axis, its thresholds as dashed
+// lines and an HTML legend in the series' colours; stat panels show the
+// last value that is not NaN in the panel's unit, mapped ("UP") and coloured
+// by its thresholds, over a small chart; a panel without data says "No
+// data" and shows its queries. html/template escapes everything that comes
+// from Prometheus or an email.
+//
+// The same data and To give the same bytes: times are UTC, series sorted by
+// labels, colours by position, and rule states come from the ALERTS and
+// ALERTS_FOR_STATE series at To (not from the rules API's "now").
+package report
