@@ -25,6 +25,8 @@ type ExtractOptions struct {
 	Restorer Restorer
 	// Progress, when set, gets a line per volume restored or kept.
 	Progress io.Writer
+	// Meter, when set, follows the bytes read (a terminal display).
+	Meter Progress
 }
 
 // CheckTarget reports whether dir can receive the bundle whose manifest has
@@ -80,7 +82,7 @@ func Extract(ctx context.Context, path string, o ExtractOptions) (*Manifest, err
 		return nil, fmt.Errorf("extract: %w", err)
 	}
 	defer root.Close()
-	m, sum, err := scan(path, func(m0 *Manifest, e entry, r io.Reader) error {
+	m, sum, err := scan(path, o.Meter, "extracting", func(m0 *Manifest, e entry, r io.Reader) error {
 		if e.volume != nil {
 			if o.Restorer == nil {
 				return nil
@@ -92,6 +94,9 @@ func Extract(ctx context.Context, path string, o ExtractOptions) (*Manifest, err
 				return fmt.Errorf("restore volume %s: %w", e.volume.Name, err)
 			}
 			if o.Progress != nil {
+				if o.Meter != nil {
+					fmt.Fprint(o.Progress, "\r\033[K")
+				}
 				if done {
 					fmt.Fprintf(o.Progress, "  restored volume %s (%s)\n", e.volume.Name, HumanSize(e.size))
 				} else {

@@ -49,13 +49,18 @@ type Loader interface {
 // the SHA-256 of its bytes (Extract checks it again). Every refusal is an
 // *InvalidError.
 func Verify(path string) (*Manifest, string, error) {
-	return scan(path, func(*Manifest, entry, io.Reader) error { return nil })
+	return VerifyWith(path, nil)
+}
+
+// VerifyWith is Verify showing its progress on p (nil: none).
+func VerifyWith(path string, p Progress) (*Manifest, string, error) {
+	return scan(path, p, "verifying", func(*Manifest, entry, io.Reader) error { return nil })
 }
 
 // scan is one streaming pass over the bundle; each gets every entry after
 // its manifest checks, with a reader that fails at its end when the content
 // differs from the manifest (scan drains what each leaves unread).
-func scan(path string, each func(*Manifest, entry, io.Reader) error) (*Manifest, string, error) {
+func scan(path string, p Progress, label string, each func(*Manifest, entry, io.Reader) error) (*Manifest, string, error) {
 	bad := func(format string, args ...any) error {
 		return &InvalidError{File: path, Err: fmt.Errorf(format, args...)}
 	}
@@ -94,6 +99,10 @@ func scan(path string, each func(*Manifest, entry, io.Reader) error) (*Manifest,
 	if err != nil {
 		return nil, "", bad("manifest: %v", err)
 	}
+	if p != nil {
+		p.Start(label, m.TotalSize())
+		defer p.Done()
+	}
 	seen := map[string]bool{}
 	for {
 		hdr, err := tr.Next()
@@ -125,7 +134,11 @@ func scan(path string, each func(*Manifest, entry, io.Reader) error) (*Manifest,
 		if hdr.Size != e.size {
 			return nil, "", bad("entry %s holds %d bytes; the manifest says %d", name, hdr.Size, e.size)
 		}
-		hr := &hashReader{r: tr, h: sha256.New(), e: e}
+		var r io.Reader = tr
+		if p != nil {
+			r = counter{tr, p}
+		}
+		hr := &hashReader{r: r, h: sha256.New(), e: e}
 		if err := each(&m, e, hr); err != nil {
 			if hr.err != nil {
 				return nil, "", bad("%v", hr.err)

@@ -52,8 +52,10 @@ type Options struct {
 	HelperImage string
 	// Secrets the receiver must provide.
 	Secrets []Secret
-	// Progress, when set, gets one line per entry written.
+	// Progress, when set, gets one line per image or volume written.
 	Progress io.Writer
+	// Meter, when set, follows the bytes written (a terminal display).
+	Meter Progress
 }
 
 // epoch is every entry's modification time: bundles do not depend on when
@@ -133,19 +135,29 @@ func Write(w io.Writer, o Options) (*Manifest, error) {
 	for _, v := range m.Volumes {
 		items = append(items, item{v.Path, v.SHA256, v.Size, 0o644})
 	}
+	if o.Meter != nil {
+		o.Meter.Start("writing", m.TotalSize())
+	}
 	for _, it := range items {
 		f, err := os.Open(paths[it.name])
 		if err != nil {
 			return nil, fmt.Errorf("bundle %s: %w", paths[it.name], err)
 		}
-		err = writeEntry(tw, it.name, it.mode, it.size, it.sum, f)
+		var r io.Reader = f
+		if o.Meter != nil {
+			r = counter{f, o.Meter}
+		}
+		err = writeEntry(tw, it.name, it.mode, it.size, it.sum, r)
 		f.Close()
 		if err != nil {
 			return nil, fmt.Errorf("bundle %s: %w", paths[it.name], err)
 		}
-		if o.Progress != nil && !strings.HasPrefix(it.name, StackPrefix) {
+		if o.Progress != nil && o.Meter == nil && !strings.HasPrefix(it.name, StackPrefix) {
 			fmt.Fprintf(o.Progress, "  + %s (%s)\n", it.name, HumanSize(it.size))
 		}
+	}
+	if o.Meter != nil {
+		o.Meter.Done()
 	}
 	if err := tw.Close(); err != nil {
 		return nil, err

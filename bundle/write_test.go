@@ -100,7 +100,7 @@ func TestStackFilesAndSecrets(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "b.tgz")
 	os.WriteFile(p, buf.Bytes(), 0o644)
 	var all bytes.Buffer
-	if _, _, err := scan(p, func(_ *Manifest, e entry, r io.Reader) error { _, err := all.ReadFrom(r); return err }); err != nil {
+	if _, _, err := scan(p, nil, "", func(_ *Manifest, e entry, r io.Reader) error { _, err := all.ReadFrom(r); return err }); err != nil {
 		t.Fatal(err)
 	}
 	if bytes.Contains(all.Bytes(), []byte("hunter2")) {

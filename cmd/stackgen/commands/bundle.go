@@ -95,7 +95,7 @@ func writeBundle(ctx context.Context, stderr, stdout io.Writer, file, out, image
 		return err
 	}
 	opts := bundle.Options{Stack: s.Name, StackFile: stackFile, DeployDir: deployName, Stackgen: version.Get().Short(),
-		Files: files, Secrets: bundle.Secrets(s, cf), Progress: stderr}
+		Files: files, Secrets: bundle.Secrets(s, cf), Progress: stderr, Meter: meter(stderr)}
 	if images != bundle.ImagesNone {
 		ims, err := saveImages(ctx, stderr, s, cf, images, filepath.Dir(out))
 		defer bundle.Remove(ims)
@@ -291,7 +291,7 @@ with their sizes and the secrets the receiver must provide.
 Exit codes: 0 valid; 2 not a valid bundle (tampered, truncated, foreign).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, _, err := bundle.Verify(args[0])
+			m, _, err := bundle.VerifyWith(args[0], meter(cmd.ErrOrStderr()))
 			if err != nil {
 				return bundleExit(err)
 			}
@@ -332,6 +332,14 @@ Exit codes: 0 valid; 2 not a valid bundle (tampered, truncated, foreign).`,
 	return c
 }
 
+// meter is a progress display on w when it is a terminal, else nil.
+func meter(w io.Writer) bundle.Progress {
+	if isTerminal(w) {
+		return &bundle.TermProgress{W: w}
+	}
+	return nil
+}
+
 // bundleExit maps a refused bundle to exit 2.
 func bundleExit(err error) error {
 	var ie *bundle.InvalidError
@@ -347,7 +355,7 @@ func bundleExit(err error) error {
 // stack file. Nothing is extracted or loaded when a check fails (exit 2).
 func openBundle(ctx context.Context, stderr io.Writer, path, out string) (string, error) {
 	t := time.Now()
-	m, sum, err := bundle.Verify(path)
+	m, sum, err := bundle.VerifyWith(path, meter(stderr))
 	if err != nil {
 		return "", bundleExit(err)
 	}
@@ -379,7 +387,7 @@ func openBundle(ctx context.Context, stderr io.Writer, path, out string) (string
 		loader, restorer = bundle.Docker{Path: e.Docker}, bundle.Docker{Path: e.Docker}
 	}
 	t = time.Now()
-	if _, err := bundle.Extract(ctx, path, bundle.ExtractOptions{Dir: dir, ManifestSHA256: sum, Loader: loader, Restorer: restorer, Progress: stderr}); err != nil {
+	if _, err := bundle.Extract(ctx, path, bundle.ExtractOptions{Dir: dir, ManifestSHA256: sum, Loader: loader, Restorer: restorer, Progress: stderr, Meter: meter(stderr)}); err != nil {
 		return "", bundleExit(err)
 	}
 	fmt.Fprintf(stderr, "  extracted into %s, %d images loaded (%.1fs)\n", dir, len(m.Images), time.Since(t).Seconds())
