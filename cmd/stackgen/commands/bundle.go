@@ -375,6 +375,25 @@ func openBundle(ctx context.Context, stderr io.Writer, path, out string) (string
 		}
 		return "", exitf(exitInvalid, "bundle %s needs secrets that are not set; nothing was extracted, loaded or started:\n%s", path, strings.Join(lines, "\n"))
 	}
+	// Secret files live in the extraction folder: when one is missing,
+	// extract the stack files only (nothing loaded or started) and say
+	// where to write it; the next up --bundle reuses the folder.
+	var missingFiles []string
+	for _, s := range m.Secrets {
+		if s.File == "" {
+			continue
+		}
+		if st, err := os.Stat(filepath.Join(dir, filepath.FromSlash(s.File))); err != nil || st.Size() == 0 {
+			missingFiles = append(missingFiles, "  "+filepath.Join(dir, filepath.FromSlash(s.File))+"   ("+s.Why+")")
+		}
+	}
+	if len(missingFiles) > 0 {
+		if _, err := bundle.Extract(ctx, path, bundle.ExtractOptions{Dir: dir, ManifestSHA256: sum}); err != nil {
+			return "", bundleExit(err)
+		}
+		return "", exitf(exitInvalid, "bundle %s needs secret files; its stack files are extracted into %s, nothing was loaded or started. Write:\n%s\nthen run `stackgen up --bundle %s` again (the folder is reused)",
+			path, dir, strings.Join(missingFiles, "\n"), path)
+	}
 	var (
 		loader   bundle.Loader
 		restorer bundle.Restorer
@@ -390,6 +409,6 @@ func openBundle(ctx context.Context, stderr io.Writer, path, out string) (string
 	if _, err := bundle.Extract(ctx, path, bundle.ExtractOptions{Dir: dir, ManifestSHA256: sum, Loader: loader, Restorer: restorer, Progress: stderr, Meter: meter(stderr)}); err != nil {
 		return "", bundleExit(err)
 	}
-	fmt.Fprintf(stderr, "  extracted into %s, %d images loaded (%.1fs)\n", dir, len(m.Images), time.Since(t).Seconds())
+	fmt.Fprintf(stderr, "  extracted into %s, %d images loaded or already present (%.1fs)\n", dir, len(m.Images), time.Since(t).Seconds())
 	return filepath.Join(dir, filepath.FromSlash(strings.TrimPrefix(m.StackFile, bundle.StackPrefix))), nil
 }
