@@ -107,6 +107,21 @@ type PanelData struct {
 	Image string
 	// Stats are a stat panel's values (last value of each series).
 	Stats []Stat
+	// Omitted counts the series beyond MaxSeries, not drawn.
+	Omitted int
+}
+
+// MaxSeries bounds the series drawn per panel (the first in label order):
+// a query selecting thousands of series would make an unreadable chart and
+// an unbounded page.
+const MaxSeries = 50
+
+// capSeries keeps the first max series and says how many it dropped.
+func capSeries(ss []Series, max int) ([]Series, int) {
+	if len(ss) <= max {
+		return ss, 0
+	}
+	return ss[:max], len(ss) - max
 }
 
 // HasData reports whether any series has a value that is not NaN.
@@ -259,6 +274,7 @@ func panelData(ctx context.Context, dash []Dashboard, st time.Duration, o Option
 					p.Errors = append(p.Errors, errs[ti])
 				}
 			}
+			p.Series, p.Omitted = capSeries(p.Series, MaxSeries)
 			for i := range p.Series {
 				p.Series[i].Color = palette[i%len(palette)]
 			}

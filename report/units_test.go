@@ -118,3 +118,16 @@ func TestStats(t *testing.T) {
 		})
 	}
 }
+
+func TestCapSeries(t *testing.T) {
+	ss := make([]Series, 7)
+	for i := range ss {
+		ss[i].Name = string(rune('a' + i))
+	}
+	for _, c := range []struct{ max, keep, omitted int }{{10, 7, 0}, {7, 7, 0}, {3, 3, 4}} {
+		got, om := capSeries(ss, c.max)
+		if len(got) != c.keep || om != c.omitted || got[0].Name != "a" {
+			t.Errorf("capSeries(7, %d) = %d kept, %d omitted; want %d, %d", c.max, len(got), om, c.keep, c.omitted)
+		}
+	}
+}

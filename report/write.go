@@ -16,9 +16,10 @@ import (
 var pageText string
 
 var page = template.Must(template.New("index.html").Funcs(template.FuncMap{
-	"ts":   func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") },
-	"dur":  func(a, b time.Time) string { return b.Sub(a).String() },
-	"join": strings.Join,
+	"ts":        func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") },
+	"dur":       func(a, b time.Time) string { return b.Sub(a).String() },
+	"join":      strings.Join,
+	"maxSeries": func() int { return MaxSeries },
 }).Parse(pageText))
 
 // IndexFile is the report page's name in the output folder.
