@@ -176,11 +176,20 @@ func isRegular(h *tar.Header) bool {
 	return h.Typeflag == tar.TypeReg || h.Typeflag == '\x00'
 }
 
-// drainZeros reads r to its end and fails on any non-zero byte.
+// maxPadding bounds the zeros accepted after the end of the archive (tar
+// writers pad to their record size, 10 KiB by default).
+const maxPadding = 1 << 20
+
+// drainZeros reads r to its end and fails on any non-zero byte or more than
+// maxPadding bytes.
 func drainZeros(r io.Reader) error {
 	buf := make([]byte, 32<<10)
+	total := 0
 	for {
 		n, err := r.Read(buf)
+		if total += n; total > maxPadding {
+			return fmt.Errorf("more than %d bytes after the end of the archive", maxPadding)
+		}
 		for _, b := range buf[:n] {
 			if b != 0 {
 				return fmt.Errorf("data after the end of the archive")

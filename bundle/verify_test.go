@@ -199,6 +199,20 @@ func TestVerifyRefusesTampering(t *testing.T) {
 			m.Images[0].ID = "latest"
 			return es
 		}, want: "image ID"},
+		{name: "zeros after the archive beyond tar padding", after: func(b []byte) []byte {
+			var buf bytes.Buffer
+			gz := gzip.NewWriter(&buf)
+			gz.Write(make([]byte, 2<<20))
+			gz.Close()
+			return append(append([]byte(nil), b...), buf.Bytes()...)
+		}, want: "bytes after the end"},
+		{name: "tar padding after the archive (control)", after: func(b []byte) []byte {
+			var buf bytes.Buffer
+			gz := gzip.NewWriter(&buf)
+			gz.Write(make([]byte, 10240))
+			gz.Close()
+			return append(append([]byte(nil), b...), buf.Bytes()...)
+		}, want: ""},
 		{name: "data after the archive", after: func(b []byte) []byte {
 			var buf bytes.Buffer
 			gz := gzip.NewWriter(&buf)
@@ -244,8 +258,11 @@ func TestVerifyForeignFiles(t *testing.T) {
 	os.WriteFile(notGzip, []byte("PK\x03\x04 not a bundle"), 0o644)
 	empty := filepath.Join(dir, "empty")
 	os.WriteFile(empty, nil, 0o644)
+	es := goodEntries()
+	notFirst := archive(t, append([]raw{es[0], manifestEntry(t, goodManifest())}, es[1:]...), nil)
 	cases := []struct{ name, path, want string }{
 		{"tgz without a manifest", plainTgz, "not the manifest"},
+		{"manifest not the first entry", notFirst, "not the manifest"},
 		{"not gzip", notGzip, "not a gzip file"},
 		{"empty file", empty, "not a gzip file"},
 		{"missing file", filepath.Join(dir, "nope.tgz"), "no such file"},
