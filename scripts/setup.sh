@@ -64,12 +64,12 @@ have prometheus-alertmanager || pkgs+=(prometheus-alertmanager)
 # Debian's pandas/numpy: the demo model's MLflow error texts are compared
 # with what real pandas prints (model/pandas_test.go).
 /usr/bin/python3 -c 'import pandas' >/dev/null 2>&1 || pkgs+=(python3-pandas)
-# Debian's headless Chromium: the evidence report is opened in a real browser
-# (report/browser_test.go).
-have chromium || pkgs+=(chromium)
 if [ ${#pkgs[@]} -gt 0 ]; then
 	apt_install --no-install-recommends "${pkgs[@]}"
 fi
+# Debian's headless Chromium (with its recommended fonts): the evidence report
+# is opened in a real browser by the report tests.
+have chromium || apt_install chromium
 
 # --- 2. Docker engine --------------------------------------------------------
 if docker info >/dev/null 2>&1; then
