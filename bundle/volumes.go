@@ -13,6 +13,9 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
+
+	"github.com/stackgen/stackgen/runner"
 )
 
 // VolumePrefix is the entry name prefix of data volume copies.
@@ -236,4 +239,71 @@ func (d Docker) Restore(ctx context.Context, v Volume, image string, r io.Reader
 		return fail(fmt.Errorf("docker cp into volume %s: %v: %s", v.Name, err, strings.TrimSpace(out.String())))
 	}
 	return true, nil
+}
+
+// SaveVolumes copies the named volumes of the compose project cf into dir
+// (see SaveVolume), with image serving the helper containers. The running
+// services using them are stopped first (a consistent copy: Prometheus
+// closes its TSDB cleanly) and started again once every copy is taken, even
+// on failure or cancellation. Progress lines go to stderr.
+func (d Docker) SaveVolumes(ctx context.Context, cf *runner.ComposeFile, helperImage, dir string, stderr io.Writer) ([]VolumeSource, error) {
+	keys := make([]string, 0, len(cf.Project.Volumes))
+	for k := range cf.Project.Volumes {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	users := map[string]bool{}
+	for _, svc := range cf.Project.Services {
+		for _, v := range svc.Volumes {
+			if v.Type == "volume" && contains(keys, v.Source) {
+				users[svc.Name] = true
+			}
+		}
+	}
+	var stopped []string
+	for svc := range users {
+		ids, err := d.ProjectContainers(ctx, cf.Name, svc)
+		if err != nil {
+			return nil, err
+		}
+		stopped = append(stopped, ids...)
+	}
+	if len(stopped) > 0 {
+		fmt.Fprintf(stderr, "  stopping %d container(s) using the data volumes for a consistent copy\n", len(stopped))
+		defer func() {
+			// Started again even when ctx was cancelled.
+			if err := d.Start(context.Background(), stopped); err != nil {
+				fmt.Fprintf(stderr, "  warning: starting the stopped containers again: %v (run `stackgen up`)\n", err)
+			} else {
+				fmt.Fprintf(stderr, "  started the %d container(s) again\n", len(stopped))
+			}
+		}()
+		if err := d.Stop(ctx, stopped); err != nil {
+			return nil, err
+		}
+	}
+	var out []VolumeSource
+	for _, k := range keys {
+		name := cf.Project.Volumes[k].Name
+		if name == "" {
+			name = cf.Name + "_" + k
+		}
+		t := time.Now()
+		v, err := d.SaveVolume(ctx, dir, helperImage, name)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, v)
+		fmt.Fprintf(stderr, "  copied volume %s (%s, %.1fs)\n", name, HumanSize(v.Volume.Size), time.Since(t).Seconds())
+	}
+	return out, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }

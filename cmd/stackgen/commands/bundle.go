@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -29,7 +28,7 @@ func newBundleCmd() *cobra.Command {
 		data              bool
 	)
 	c := &cobra.Command{
-		Use:   "bundle [-f stack.yaml] -o NAME.stackgen.tgz [--images local|all|none]",
+		Use:   "bundle [-f stack.yaml] -o NAME.stackgen.tgz [--images local|all|none] [--data]",
 		Short: "Write one shareable archive with the stack, its rendered files, local files and images",
 		Long: `bundle renders the stack (as render does) and writes one deterministic
 archive holding stack.yaml, the rendered deploy folder, the models' build and
@@ -37,6 +36,9 @@ model_base_path folders, and the images as 'docker save' writes them: with
 --images local (the default) the images stackgen builds (its own, content
 tagged, and the models' build images), with --images all every image the
 compose file names (the receiver then needs no registry), with none no image.
+With --data it also copies the stack's data volumes (Prometheus, Grafana,
+Alertmanager), each service stopped while copied and started again, so the
+receiver's dashboards show the sender's history.
 
 A manifest (the archive's first entry) lists the format version, the
 stackgen version, every file and image with size and SHA-256 (images also by
@@ -193,74 +195,13 @@ func saveImages(ctx context.Context, stderr io.Writer, s *stack.Stack, cf *runne
 	return out, nil
 }
 
-// saveVolumes copies the stack's named volumes: the running services using
-// them are stopped first (a consistent copy: Prometheus' TSDB is closed
-// cleanly) and started again once every copy is taken, even on failure.
+// saveVolumes copies the stack's named volumes (see bundle.SaveVolumes).
 func saveVolumes(ctx context.Context, stderr io.Writer, cf *runner.ComposeFile, helperImage, dir string) ([]bundle.VolumeSource, error) {
 	e, err := runner.DetectEngine(ctx)
 	if err != nil {
 		return nil, runnerExit(err)
 	}
-	d := bundle.Docker{Path: e.Docker}
-	keys := make([]string, 0, len(cf.Project.Volumes))
-	for k := range cf.Project.Volumes {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	users := map[string]bool{}
-	for _, svc := range cf.Project.Services {
-		for _, v := range svc.Volumes {
-			if v.Type == "volume" && contains(keys, v.Source) {
-				users[svc.Name] = true
-			}
-		}
-	}
-	var stopped []string
-	for svc := range users {
-		ids, err := d.ProjectContainers(ctx, cf.Name, svc)
-		if err != nil {
-			return nil, err
-		}
-		stopped = append(stopped, ids...)
-	}
-	if len(stopped) > 0 {
-		fmt.Fprintf(stderr, "  stopping %d container(s) using the data volumes for a consistent copy\n", len(stopped))
-		defer func() {
-			// Started again even when ctx was cancelled.
-			if err := d.Start(context.Background(), stopped); err != nil {
-				fmt.Fprintf(stderr, "  warning: starting the stopped containers again: %v (run `stackgen up`)\n", err)
-			} else {
-				fmt.Fprintf(stderr, "  started the %d container(s) again\n", len(stopped))
-			}
-		}()
-		if err := d.Stop(ctx, stopped); err != nil {
-			return nil, err
-		}
-	}
-	var out []bundle.VolumeSource
-	for _, k := range keys {
-		name := cf.Project.Volumes[k].Name
-		if name == "" {
-			name = cf.Name + "_" + k
-		}
-		t := time.Now()
-		v, err := d.SaveVolume(ctx, dir, helperImage, name)
-		if err != nil {
-			return out, err
-		}
-		out = append(out, v)
-		fmt.Fprintf(stderr, "  copied volume %s (%s, %.1fs)\n", name, bundle.HumanSize(v.Volume.Size), time.Since(t).Seconds())
-	}
-	return out, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
+	return bundle.Docker{Path: e.Docker}.SaveVolumes(ctx, cf, helperImage, dir, stderr)
 }
 
 func builtByCompose(cf *runner.ComposeFile, ref string) bool {
