@@ -39,6 +39,9 @@ type fakeDocker struct {
 	next       int
 	// images answers `docker image ls`.
 	images []string
+	// created answers `docker image inspect --format {{json .Created}}`
+	// (default: two days ago).
+	created map[string]time.Time
 	// noPlugin makes `docker compose version` fail; standalone is the
 	// version `docker-compose version --short` prints ("" fails).
 	noPlugin   bool
@@ -147,6 +150,13 @@ func (f *fakeDocker) run(ctx context.Context, _ []string, _ string, args ...stri
 		return f.inspect(args[2:])
 	case args[0] == "image" && args[1] == "ls":
 		return []byte(strings.Join(f.images, "\n")), nil
+	case args[0] == "image" && args[1] == "inspect" && contains(args, "{{json .Created}}"):
+		t, ok := f.created[args[len(args)-1]]
+		if !ok {
+			t = time.Now().Add(-48 * time.Hour)
+		}
+		b, _ := json.Marshal(t)
+		return append(b, '\n'), nil
 	case args[0] == "rmi":
 		return nil, nil
 	case args[0] == "image" || args[0] == "build" || args[0] == "buildx" || args[0] == "kill" || args[0] == "pull":

@@ -2,10 +2,12 @@ package runner
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"debug/elf"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -455,11 +457,18 @@ func errImageMissing(image, service, pullErr string) error {
 	return &Error{Code: ExitImageMissing, Err: errors.New(msg), Fix: fix}
 }
 
+// pruneAge is how old an unused content-tagged image must be before up
+// removes it: other checkouts' and other stacks' recent builds on the same
+// machine are left alone (they may be brought up again any minute), while
+// images of long-gone builds do not pile up.
+const pruneAge = 24 * time.Hour
+
 // pruneImages removes the content-tagged stackgen images (label
-// VersionLabel) that no container uses, in any state, except keep: each
-// build of stackgen leaves one, and only the ones of running or stopped
-// stacks are needed. docker rmi without -f refuses an image in use, so a
-// container created meanwhile keeps its image. It returns the images removed.
+// VersionLabel) that no container uses, in any state, and that were built
+// more than pruneAge ago, except keep: each build of stackgen leaves one, and
+// only the ones of running or stopped stacks are needed. docker rmi without
+// -f refuses an image in use, so a container created meanwhile keeps its
+// image. It returns the images removed.
 func (e *Engine) pruneImages(ctx context.Context, keep string) []string {
 	out, err := run(ctx, nil, e.Docker, "image", "ls", "--filter", "label="+VersionLabel, "--format", "{{.Repository}}:{{.Tag}}")
 	if err != nil {
@@ -473,7 +482,7 @@ func (e *Engine) pruneImages(ctx context.Context, keep string) []string {
 	}
 	var removed []string
 	for _, img := range strings.Fields(string(out)) {
-		if used[img] || !strings.HasPrefix(img, "stackgen:") {
+		if used[img] || !strings.HasPrefix(img, "stackgen:") || !e.olderThan(ctx, img, pruneAge) {
 			continue
 		}
 		if _, err := run(ctx, nil, e.Docker, "rmi", img); err == nil {
@@ -481,4 +490,19 @@ func (e *Engine) pruneImages(ctx context.Context, keep string) []string {
 		}
 	}
 	return removed
+}
+
+// olderThan reports whether image was created more than age ago, from
+// `docker image inspect` (the engine's RFC 3339 creation time). Anything
+// that cannot be read counts as young, so it is kept.
+func (e *Engine) olderThan(ctx context.Context, image string, age time.Duration) bool {
+	out, err := run(ctx, nil, e.Docker, "image", "inspect", "--format", "{{json .Created}}", image)
+	if err != nil {
+		return false
+	}
+	var created time.Time
+	if err := json.Unmarshal(bytes.TrimSpace(out), &created); err != nil {
+		return false
+	}
+	return time.Since(created) > age
 }

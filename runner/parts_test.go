@@ -249,12 +249,16 @@ func TestContentTag(t *testing.T) {
 }
 
 func TestPruneImages(t *testing.T) {
-	f := &fakeDocker{images: []string{"stackgen:v1-aaaaaaaaaaaa", "stackgen:v1-bbbbbbbbbbbb", "stackgen:v2-cccccccccccc", "other/labelled:1"}}
+	f := &fakeDocker{
+		images:  []string{"stackgen:v1-aaaaaaaaaaaa", "stackgen:v1-bbbbbbbbbbbb", "stackgen:v2-cccccccccccc", "other/labelled:1", "stackgen:v1-dddddddddddd"},
+		created: map[string]time.Time{"stackgen:v1-dddddddddddd": time.Now().Add(-time.Hour)},
+	}
 	f.add(&fakeContainer{service: "demo", state: "exited", image: "stackgen:v1-bbbbbbbbbbbb", project: "sgtest-other"})
 	f.install(t)
 	e := &Engine{Docker: "docker"}
 	got := e.pruneImages(context.Background(), "stackgen:v2-cccccccccccc")
-	// Only the image no container uses, not the current one, not another repository.
+	// Only the old image no container uses: not the current one, not another
+	// repository, not a recent build of another checkout (dddd).
 	if len(got) != 1 || got[0] != "stackgen:v1-aaaaaaaaaaaa" {
 		t.Errorf("pruned %v", got)
 	}
