@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command: static checks, unit tests with the race
-# detector, then the end-to-end test on a real Docker engine.
+# detector, then the end-to-end tests on a real Docker engine (the stack,
+# the evidence report, shareable bundles).
 #   bash scripts/test.sh            everything
 #   STACKGEN_SKIP_E2E=1 bash scripts/test.sh   without the end-to-end test
 # The end-to-end test needs what scripts/setup.sh installs (it runs it).
@@ -40,6 +41,10 @@ if [ "${STACKGEN_SKIP_E2E:-0}" = 1 ]; then
 	step "end-to-end test skipped (STACKGEN_SKIP_E2E=1)"
 else
 	check "end-to-end test (test/e2e/e2e.sh)" bash test/e2e/e2e.sh
+	# e2e.sh ran scripts/setup.sh; the next two use its images and binary.
+	check "end-to-end report test (test/e2e/report.sh)" bash test/e2e/report.sh
+	# Last: it removes the stack's images and loads them back from a bundle.
+	check "end-to-end bundle test (test/e2e/bundle.sh)" env STACKGEN_E2E_SKIP_SETUP=1 bash test/e2e/bundle.sh
 fi
 
 if [ ${#FAILED[@]} -gt 0 ]; then
