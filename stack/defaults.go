@@ -55,6 +55,7 @@ func (s *Stack) ApplyDefaults() {
 	if s.StackgenImage == "" {
 		s.StackgenImage = DefaultStackgenImage
 	}
+	s.applyKubernetesDefaults()
 	e := &s.Exporter
 	if e.Port == 0 {
 		e.Port = DefaultExporterPort

@@ -62,6 +62,11 @@ type Stack struct {
 	Alerts []Alert `yaml:"alerts,omitempty" json:"alerts,omitempty"`
 	// SMTP configures email delivery of alerts.
 	SMTP SMTP `yaml:"smtp,omitempty" json:"smtp,omitempty"`
+	// Target is what render produces by default: compose (one host) or kubernetes
+	// (manifests for kube-prometheus-stack); --target overrides it.
+	Target string `yaml:"target,omitempty" json:"target,omitempty" jsonschema:"enum=compose,enum=kubernetes"`
+	// Kubernetes configures the kubernetes target.
+	Kubernetes Kubernetes `yaml:"kubernetes,omitempty" json:"kubernetes,omitempty"`
 
 	// File is the path stack.yaml was loaded from (not part of the file).
 	File string `yaml:"-" json:"-"`

@@ -108,6 +108,7 @@ func (s *Stack) validate(pos positions) Problems {
 		}
 	}
 	v.smtp(s)
+	v.kubernetes(s)
 	v.alerts(s)
 	v.ports(s)
 	v.images(s)

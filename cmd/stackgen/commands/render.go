@@ -3,13 +3,16 @@ package commands
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/stackgen/stackgen/alerting"
 	"github.com/stackgen/stackgen/compose"
+	"github.com/stackgen/stackgen/kubernetes"
 	"github.com/stackgen/stackgen/render"
 	"github.com/stackgen/stackgen/stack"
 )
@@ -20,7 +23,7 @@ func init() { register(newRenderCmd) }
 const exitInvalid = 2
 
 func newRenderCmd() *cobra.Command {
-	var file, out string
+	var file, out, target string
 	c := &cobra.Command{
 		Use:   "render",
 		Short: "Validate stack.yaml and render every file of the stack into a folder",
@@ -32,6 +35,24 @@ folder (default: deploy/ beside stack.yaml). On any error nothing is written;
 problems in stack.yaml exit with code 2. Secrets are not needed to render.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkTargetFlag(target); err != nil {
+				return err
+			}
+			if target == "" {
+				t, err := stackTarget(file)
+				if err != nil {
+					return err
+				}
+				target = t
+			}
+			if target == stack.TargetKubernetes {
+				s, dir, err := renderKubernetes(cmd.ErrOrStderr(), file, out)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "rendered stack %q (%d models) for Kubernetes into %s (kubectl apply -k %s)\n", s.Name, len(s.Models), dir, dir)
+				return nil
+			}
 			s, dir, err := loadAndRender(file, out)
 			if err != nil {
 				return err
@@ -41,8 +62,88 @@ problems in stack.yaml exit with code 2. Secrets are not needed to render.`,
 		},
 	}
 	addStackFlag(c, &file)
-	c.Flags().StringVarP(&out, "output", "o", "", "output folder (default: deploy/ beside stack.yaml)")
+	c.Flags().StringVarP(&out, "output", "o", "", "output folder (default: deploy/ beside stack.yaml, or deploy-kubernetes/ for --target kubernetes)")
+	addTargetFlag(c, &target)
 	return c
+}
+
+// addTargetFlag adds --target (render and validate).
+func addTargetFlag(c *cobra.Command, target *string) {
+	c.Flags().StringVar(target, "target", "", "what to render: compose or kubernetes (default: stack.yaml's target:, else compose)")
+}
+
+// checkTargetFlag rejects an unknown --target with exit code 2.
+func checkTargetFlag(target string) error {
+	if target == "" {
+		return nil
+	}
+	for _, t := range stack.Targets {
+		if target == t {
+			return nil
+		}
+	}
+	return exitf(exitInvalid, "--target: must be one of %s (got %q)", strings.Join(stack.Targets, ", "), target)
+}
+
+// stackTarget is stack.yaml's target: when it loads; otherwise compose, so
+// the compose path reports the stack's problems exactly as before.
+func stackTarget(file string) (string, error) {
+	s, err := loadStack(file)
+	if err != nil || s.Target == "" {
+		return stack.TargetCompose, nil
+	}
+	return s.Target, nil
+}
+
+// DefaultKubernetesDir is render --target kubernetes's output folder beside stack.yaml.
+const DefaultKubernetesDir = "deploy-kubernetes"
+
+// checkKubernetes loads stack.yaml and checks it for the kubernetes target:
+// problems (stack.yaml's own and what the target needs) and warnings (what it
+// cannot express), then renders the manifests in memory.
+func checkKubernetes(file string) (*stack.Stack, map[string][]byte, stack.Problems, stack.Problems, error) {
+	s, err := loadStack(file)
+	if err != nil {
+		var probs stack.Problems
+		if errors.As(err, &probs) {
+			return nil, nil, probs, nil, nil
+		}
+		return nil, nil, nil, nil, err
+	}
+	probs, warns := s.KubernetesProblems()
+	if len(probs) > 0 {
+		return s, nil, probs, warns, nil
+	}
+	files, err := kubernetes.Render(s)
+	if err != nil {
+		return nil, nil, nil, nil, fmt.Errorf("render %s: %w", file, err)
+	}
+	return s, files, nil, warns, nil
+}
+
+// renderKubernetes writes the kubernetes target's manifests into out (default
+// deploy-kubernetes/ beside stack.yaml) with render's ownership rules
+// (temporary folder, then renamed into place; never over files not
+// stackgen's). Warnings go to stderr; problems exit with exitInvalid and
+// nothing is written.
+func renderKubernetes(stderr io.Writer, file, out string) (*stack.Stack, string, error) {
+	s, files, probs, warns, err := checkKubernetes(file)
+	if err != nil {
+		return nil, "", err
+	}
+	for _, w := range warns {
+		fmt.Fprintln(stderr, "warning:", w.String())
+	}
+	if len(probs) > 0 {
+		return nil, "", &ExitError{Code: exitInvalid, Err: fmt.Errorf("%s has %d problem(s) for --target kubernetes; nothing was written:\n%w", file, len(probs), probs)}
+	}
+	if out == "" {
+		out = filepath.Join(s.Dir(), DefaultKubernetesDir)
+	}
+	if err := render.WriteFiles(out, files, nil); err != nil {
+		return nil, "", fmt.Errorf("render %s: %w", file, err)
+	}
+	return s, out, nil
 }
 
 // loadAndRender loads stack.yaml, checks it fully (see checkStack, secrets

@@ -15,7 +15,7 @@ import (
 func init() { register(newValidateCmd) }
 
 func newValidateCmd() *cobra.Command {
-	var file string
+	var file, target string
 	c := &cobra.Command{
 		Use:   "validate",
 		Short: "Check stack.yaml and list every problem",
@@ -29,9 +29,28 @@ smtp.password_file for an external mail server with a user).
 
 On success it prints a one-line summary and exits 0. Otherwise it prints
 every problem on stderr, one per line as FILE:LINE:COL: FIELD: MESSAGE, and
-exits 2, like every command given an invalid stack.`,
+exits 2, like every command given an invalid stack.
+
+With --target kubernetes (or target: kubernetes in stack.yaml) it checks the
+stack for the Kubernetes target instead: errors for what the target needs
+and the stack lacks, warnings (FILE:LINE:COL: FIELD: ... prefixed with
+"warning:") for what it cannot express, such as host ports or the local mail
+catcher; warnings alone exit 0.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkTargetFlag(target); err != nil {
+				return err
+			}
+			if target == "" {
+				t, err := stackTarget(file)
+				if err != nil {
+					return err
+				}
+				target = t
+			}
+			if target == stack.TargetKubernetes {
+				return validateKubernetes(cmd, file)
+			}
 			s, _, probs, err := checkStack(file, "", os.Getenv)
 			switch {
 			case len(probs) > 0:
@@ -49,7 +68,30 @@ exits 2, like every command given an invalid stack.`,
 		},
 	}
 	addStackFlag(c, &file)
+	addTargetFlag(c, &target)
 	return c
+}
+
+// validateKubernetes is validate --target kubernetes.
+func validateKubernetes(cmd *cobra.Command, file string) error {
+	s, files, probs, warns, err := checkKubernetes(file)
+	for _, w := range warns {
+		fmt.Fprintln(cmd.ErrOrStderr(), "warning:", w.String())
+	}
+	switch {
+	case len(probs) > 0:
+		for _, p := range probs {
+			fmt.Fprintln(cmd.ErrOrStderr(), p.String())
+		}
+		return exitf(exitInvalid, "%s: %d problem(s) for --target kubernetes", file, len(probs))
+	case errors.Is(err, fs.ErrNotExist):
+		return exitf(1, "%w (run 'stackgen init' to write a starter)", err)
+	case err != nil:
+		return exitf(1, "%w", err)
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "%s: OK for kubernetes: namespace %s, %d manifests, %s\n",
+		file, s.Kubernetes.Namespace, len(files)-1, plural(len(warns), "warning"))
+	return nil
 }
 
 // summary is validate's one-line report on a valid stack, e.g.
