@@ -9,20 +9,22 @@
 #   scripts/kube-apiserver.sh stop DIR     stop both by the PIDs recorded in DIR
 #
 # Env: STACKGEN_KUBE_CACHE (default ~/.cache/stackgen/kube/$KUBE_VERSION),
-#      KUBE_APISERVER_PORT (default 16443), KUBE_ETCD_PORT (default 12379; peer port is +1).
+#      KUBE_APISERVER_PORT (default 16443), KUBE_ETCD_PORT (default 12379),
+#      KUBE_ETCD_PEER_PORT (default KUBE_ETCD_PORT+1).
 # Recipe and measurements: see docs/kubernetes.md.
 set -euo pipefail
 
 KUBE_VERSION=v1.37.2          # k8s.io/kubernetes
 STAGING_VERSION=v0.37.2       # k8s.io/* staging modules of the same release
-# prometheus-operator version whose CRDs are installed; keep equal to the Go types in go.mod.
+# prometheus-operator version whose CRDs are installed: the version of the Go types in go.mod
+# (the module proxy here serves the main module at v0.94.0 and v0.85.0, not v0.95.x).
 PROM_OPERATOR_VERSION=${PROM_OPERATOR_VERSION:-$(cd "$(dirname "$0")/.." && go list -m -f '{{.Version}}' github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring 2>/dev/null || true)}
 
 CACHE=${STACKGEN_KUBE_CACHE:-$HOME/.cache/stackgen/kube/$KUBE_VERSION}
 BIN=$CACHE/bin
 API_PORT=${KUBE_APISERVER_PORT:-16443}
 ETCD_PORT=${KUBE_ETCD_PORT:-12379}
-ETCD_PEER_PORT=$((ETCD_PORT + 1))
+ETCD_PEER_PORT=${KUBE_ETCD_PEER_PORT:-$((ETCD_PORT + 1))}
 
 die() { echo "kube-apiserver.sh: $*" >&2; exit 1; }
 
@@ -72,7 +74,8 @@ GO
 crds() {
   [[ -n $PROM_OPERATOR_VERSION ]] || die "cannot determine the prometheus-operator version (set PROM_OPERATOR_VERSION)"
   local dir
-  dir=$(GOFLAGS=-mod=mod go mod download -json "github.com/prometheus-operator/prometheus-operator@$PROM_OPERATOR_VERSION" |
+  # Outside any module, so the repository's go.mod/go.sum are not touched.
+  dir=$(cd / && GOFLAGS= go mod download -json "github.com/prometheus-operator/prometheus-operator@$PROM_OPERATOR_VERSION" |
     sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
   [[ -d $dir/example/prometheus-operator-crd ]] || die "no CRDs in $dir"
   echo "$dir/example/prometheus-operator-crd"
@@ -101,7 +104,8 @@ start() {
     --token-auth-file="$d/tokens.csv" --authorization-mode=AlwaysAllow \
     --endpoint-reconciler-type=none >"$d/kube-apiserver.log" 2>&1 &
   echo $! > "$d/kube-apiserver.pid"
-  local kc=$d/kubeconfig k=("$BIN/kubectl" --kubeconfig "$kc")
+  local kc=$d/kubeconfig
+  local k=("$BIN/kubectl" --kubeconfig "$kc")
   "${k[@]}" config set-cluster local --server="https://127.0.0.1:$API_PORT" --insecure-skip-tls-verify=true >/dev/null
   "${k[@]}" config set-credentials admin --token="$token" >/dev/null
   "${k[@]}" config set-context local --cluster=local --user=admin >/dev/null
