@@ -32,7 +32,16 @@ alerting and TF Serving files, checks them with the parsers that will read
 them (compose-go's loader, Prometheus' rule parser, Grafana's provisioning
 rules), writes them into a temporary folder, then moves them into the output
 folder (default: deploy/ beside stack.yaml). On any error nothing is written;
-problems in stack.yaml exit with code 2. Secrets are not needed to render.`,
+problems in stack.yaml exit with code 2. Secrets are not needed to render.
+
+--target kubernetes (or target: kubernetes in stack.yaml) renders a
+kustomize folder for a cluster running kube-prometheus-stack instead
+(default: deploy-kubernetes/ beside stack.yaml): per model a Deployment
+(model server + exporter), a Service and a ServiceMonitor, the alert rules
+as a PrometheusRule (engine prometheus) or a grafana_alert ConfigMap (engine
+grafana), dashboards as grafana_dashboard ConfigMaps, and kustomization.yaml
+(kubectl apply -k DIR). What the target cannot express is reported as
+warnings; see docs/kubernetes.md.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkTargetFlag(target); err != nil {
