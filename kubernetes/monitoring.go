@@ -30,9 +30,9 @@ func (b *builder) monitoringLabels(name, component string) map[string]string {
 	return l
 }
 
-// relabel sets job and model to what the compose target's static scrape
+// jobRelabel sets job and model to what the compose target's static scrape
 // configs give, so every dashboard and rule query works unchanged.
-func relabel(job, model string) []monitoringv1.RelabelConfig {
+func jobRelabel(job, model string) []monitoringv1.RelabelConfig {
 	return []monitoringv1.RelabelConfig{
 		{Action: "replace", TargetLabel: "job", Replacement: ptr(job)},
 		{Action: "replace", TargetLabel: stack.ModelLabel, Replacement: ptr(model)},
@@ -47,14 +47,14 @@ func (b *builder) serviceMonitor(m stack.Model) *monitoringv1.ServiceMonitor {
 		Port:           PortExporter,
 		Path:           "/metrics",
 		Interval:       interval,
-		RelabelConfigs: relabel(b.s.Prometheus.JobName, m.Name),
+		RelabelConfigs: jobRelabel(b.s.Prometheus.JobName, m.Name),
 	}}
 	if m.HasServer() && m.ExportsTFServingMetrics() {
 		eps = append(eps, monitoringv1.Endpoint{
 			Port:           PortModel,
 			Path:           m.MetricsPath,
 			Interval:       interval,
-			RelabelConfigs: relabel(stack.ModelServerJob, m.Name),
+			RelabelConfigs: jobRelabel(stack.ModelServerJob, m.Name),
 		})
 	}
 	return &monitoringv1.ServiceMonitor{

@@ -2,7 +2,7 @@
 # kube-apiserver.sh: a real Kubernetes API server (with etcd) on loopback, built from the Go
 # module proxy, for validating `stackgen render --target kubernetes` output.
 #
-#   scripts/kube-apiserver.sh build        build kube-apiserver, kubectl, etcd into the cache (idempotent)
+#   scripts/kube-apiserver.sh build        build kube-apiserver, kubectl, etcd, prometheus-operator into the cache (idempotent)
 #   scripts/kube-apiserver.sh bindir       print the cache bin folder
 #   scripts/kube-apiserver.sh crds         print the prometheus-operator CRD folder (downloads the module)
 #   scripts/kube-apiserver.sh start DIR    start etcd + kube-apiserver, write DIR/kubeconfig, wait for /readyz
@@ -20,6 +20,11 @@ STAGING_VERSION=v0.37.2       # k8s.io/* staging modules of the same release
 # (the module proxy here serves the main module at v0.94.0 and v0.85.0, not v0.95.x).
 PROM_OPERATOR_VERSION=${PROM_OPERATOR_VERSION:-$(cd "$(dirname "$0")/.." && go list -m -f '{{.Version}}' github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring 2>/dev/null || true)}
 
+# prometheus-operator binary run by the tests to generate Prometheus' configuration from the
+# ServiceMonitors: v0.85.0, the newest release whose whole module graph (pkg/client) the module
+# proxy here serves. Its generated configuration is what is checked, not its CRDs.
+PROM_OPERATOR_BIN_VERSION=v0.85.0
+
 CACHE=${STACKGEN_KUBE_CACHE:-$HOME/.cache/stackgen/kube/$KUBE_VERSION}
 BIN=$CACHE/bin
 API_PORT=${KUBE_APISERVER_PORT:-16443}
@@ -29,6 +34,7 @@ ETCD_PEER_PORT=${KUBE_ETCD_PEER_PORT:-$((ETCD_PORT + 1))}
 die() { echo "kube-apiserver.sh: $*" >&2; exit 1; }
 
 build() {
+  build_operator
   if [[ -x $BIN/kube-apiserver && -x $BIN/kubectl && -x $BIN/etcd ]]; then
     echo "kube-apiserver.sh: binaries present in $BIN (delete them to rebuild)"; return 0
   fi
@@ -69,6 +75,25 @@ GO
   go build -o "$BIN/etcd.tmp" go.etcd.io/etcd/server/v3
   for b in kube-apiserver kubectl etcd; do mv "$BIN/$b.tmp" "$BIN/$b"; done
   echo "kube-apiserver.sh: built into $BIN in $((SECONDS - t0)) s"
+}
+
+# build_operator builds prometheus-operator into $BIN/prometheus-operator (~1.7 min cold).
+build_operator() {
+  [[ -x $BIN/prometheus-operator ]] && return 0
+  local mod=$CACHE/operator-module
+  mkdir -p "$mod" "$BIN"
+  (
+    export GOTOOLCHAIN=local GOFLAGS=-mod=mod
+    cd "$mod"
+    rm -f go.mod go.sum
+    go mod init opbuild >/dev/null 2>&1
+    go mod edit -go=1.26.0 -require="github.com/prometheus-operator/prometheus-operator@$PROM_OPERATOR_BIN_VERSION"
+    printf '//go:build tools\n\npackage tools\n\nimport _ "github.com/prometheus-operator/prometheus-operator/cmd/operator"\n' > tools.go
+    go mod tidy
+    go build -o "$BIN/prometheus-operator.tmp" github.com/prometheus-operator/prometheus-operator/cmd/operator
+    mv "$BIN/prometheus-operator.tmp" "$BIN/prometheus-operator"
+  )
+  echo "kube-apiserver.sh: built prometheus-operator $PROM_OPERATOR_BIN_VERSION into $BIN"
 }
 
 crds() {
