@@ -58,13 +58,13 @@ func TestObjectsPerExample(t *testing.T) {
 			"demo-deployment.yaml Deployment/demo", "demo-service.yaml Service/demo", "demo-servicemonitor.yaml ServiceMonitor/demo",
 			"grafana-alerting-configmap.yaml ConfigMap/demo-alerting", "grafana-dashboard-demo-configmap.yaml ConfigMap/demo-dashboard-demo",
 			"grafana-dashboard-overview-configmap.yaml ConfigMap/demo-dashboard-overview", "grafana-datasource-configmap.yaml ConfigMap/demo-datasource",
-			"namespace.yaml Namespace/demo",
+			"namespace.yaml Namespace/demo", "prometheusrule.yaml PrometheusRule/demo",
 		}},
 		{"mlflow", []string{
 			"attrition-deployment.yaml Deployment/attrition", "attrition-service.yaml Service/attrition", "attrition-servicemonitor.yaml ServiceMonitor/attrition",
 			"grafana-alerting-configmap.yaml ConfigMap/attrition-alerting", "grafana-dashboard-attrition-configmap.yaml ConfigMap/attrition-dashboard-attrition",
 			"grafana-dashboard-overview-configmap.yaml ConfigMap/attrition-dashboard-overview", "grafana-datasource-configmap.yaml ConfigMap/attrition-datasource",
-			"namespace.yaml Namespace/attrition",
+			"namespace.yaml Namespace/attrition", "prometheusrule.yaml PrometheusRule/attrition",
 		}},
 		{"offline", []string{
 			"demo-deployment.yaml Deployment/demo", "demo-service.yaml Service/demo", "demo-servicemonitor.yaml ServiceMonitor/demo",
@@ -74,14 +74,14 @@ func TestObjectsPerExample(t *testing.T) {
 			"diabetes-deployment.yaml Deployment/diabetes", "diabetes-service.yaml Service/diabetes", "diabetes-servicemonitor.yaml ServiceMonitor/diabetes",
 			"grafana-alerting-configmap.yaml ConfigMap/remote-alerting", "grafana-dashboard-diabetes-configmap.yaml ConfigMap/remote-dashboard-diabetes",
 			"grafana-dashboard-overview-configmap.yaml ConfigMap/remote-dashboard-overview", "grafana-datasource-configmap.yaml ConfigMap/remote-datasource",
-			"namespace.yaml Namespace/remote",
+			"namespace.yaml Namespace/remote", "prometheusrule.yaml PrometheusRule/remote",
 		}},
 		{"tfserving", []string{
 			"diabetes-deployment.yaml Deployment/diabetes", "diabetes-service.yaml Service/diabetes", "diabetes-servicemonitor.yaml ServiceMonitor/diabetes",
 			"diabetes-tfserving-configmap.yaml ConfigMap/diabetes-tfserving",
 			"grafana-alerting-configmap.yaml ConfigMap/diabetes-alerting", "grafana-dashboard-diabetes-configmap.yaml ConfigMap/diabetes-dashboard-diabetes",
 			"grafana-dashboard-overview-configmap.yaml ConfigMap/diabetes-dashboard-overview", "grafana-datasource-configmap.yaml ConfigMap/diabetes-datasource",
-			"namespace.yaml Namespace/diabetes",
+			"namespace.yaml Namespace/diabetes", "prometheusrule.yaml PrometheusRule/diabetes",
 		}},
 	}
 	for _, tc := range tests {
@@ -203,23 +203,11 @@ func TestGrafanaAlertsSameFiles(t *testing.T) {
 }
 
 // TestPrometheusRuleMatchesCompose: the PrometheusRule's groups, read back by
-// Prometheus' rule parser, equal the compose target's rule file (the one
-// promtool test rules covers), and promtool accepts them.
+// Prometheus' rule parser, equal the rule file the compose target renders for
+// engine prometheus (the one promtool test rules covers), for every example,
+// and promtool accepts them.
 func TestPrometheusRuleMatchesCompose(t *testing.T) {
-	s := loadExample(t, "offline")
-	files := render(t, s)
-	var pr monitoringv1.PrometheusRule
-	if err := yaml.UnmarshalStrict(files[PrometheusRuleFile], &pr); err != nil {
-		t.Fatal(err)
-	}
-	spec, err := yaml.Marshal(pr.Spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	compose, err := alerting.Render(s)
-	if err != nil {
-		t.Fatal(err)
-	}
+	promtool := testtool.Path(t, "apt-get install prometheus", "promtool")
 	p := parser.NewParser(parser.Options{})
 	parse := func(name string, data []byte) *rulefmt.RuleGroups {
 		g, errs := rulefmt.Parse(data, false, model.UTF8Validation, p, slog.New(slog.DiscardHandler))
@@ -228,34 +216,52 @@ func TestPrometheusRuleMatchesCompose(t *testing.T) {
 		}
 		return g
 	}
-	got := parse("PrometheusRule spec", spec)
-	want := parse(alerting.PrometheusRulesPath, compose[alerting.PrometheusRulesPath])
-	if len(want.Groups) == 0 || len(want.Groups[0].Rules) == 0 {
-		t.Fatal("compose renders no rules: the comparison would be vacuous")
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("PrometheusRule groups differ from %s:\n%s\nvs\n%s", alerting.PrometheusRulesPath, spec, compose[alerting.PrometheusRulesPath])
-	}
-
-	promtool := testtool.Path(t, "apt-get install prometheus", "promtool")
-	dir := t.TempDir()
-	for _, tc := range []struct {
-		name string
-		data []byte
-		ok   bool
-	}{
-		{"spec.yml", spec, true},
-		// Negative control: promtool does reject a broken expression.
-		{"broken.yml", bytes.Replace(spec, []byte("expr: "), []byte("expr: sum(("), 1), false},
-	} {
-		f := filepath.Join(dir, tc.name)
-		if err := os.WriteFile(f, tc.data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		out, err := exec.Command(promtool, "check", "rules", f).CombinedOutput()
-		if (err == nil) != tc.ok {
-			t.Errorf("promtool check rules %s: err=%v, want ok=%v\n%s", tc.name, err, tc.ok, out)
-		}
+	for _, ex := range examples {
+		t.Run(ex, func(t *testing.T) {
+			s := loadExample(t, ex)
+			files := render(t, s)
+			var pr monitoringv1.PrometheusRule
+			if err := yaml.UnmarshalStrict(files[PrometheusRuleFile], &pr); err != nil {
+				t.Fatal(err)
+			}
+			spec, err := yaml.Marshal(pr.Spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			withPrometheus := *s
+			withPrometheus.Alerting.Engine = stack.EnginePrometheus
+			compose, err := alerting.Render(&withPrometheus)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := parse("PrometheusRule spec", spec)
+			want := parse(alerting.PrometheusRulesPath, compose[alerting.PrometheusRulesPath])
+			if len(want.Groups) == 0 || len(want.Groups[0].Rules) == 0 {
+				t.Fatal("compose renders no rules: the comparison would be vacuous")
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("PrometheusRule groups differ from %s:\n%s\nvs\n%s", alerting.PrometheusRulesPath, spec, compose[alerting.PrometheusRulesPath])
+			}
+			dir := t.TempDir()
+			for _, tc := range []struct {
+				name string
+				data []byte
+				ok   bool
+			}{
+				{"spec.yml", spec, true},
+				// Negative control: promtool does reject a broken expression.
+				{"broken.yml", bytes.Replace(spec, []byte("expr: "), []byte("expr: sum(("), 1), false},
+			} {
+				f := filepath.Join(dir, tc.name)
+				if err := os.WriteFile(f, tc.data, 0o600); err != nil {
+					t.Fatal(err)
+				}
+				out, err := exec.Command(promtool, "check", "rules", f).CombinedOutput()
+				if (err == nil) != tc.ok {
+					t.Errorf("promtool check rules %s: err=%v, want ok=%v\n%s", tc.name, err, tc.ok, out)
+				}
+			}
+		})
 	}
 }
 

@@ -67,21 +67,24 @@ func (b *builder) serviceMonitor(m stack.Model) *monitoringv1.ServiceMonitor {
 	}
 }
 
-// alerting adds the alert catalog for the stack's engine: a PrometheusRule
-// (and an AlertmanagerConfig for external SMTP) for engine prometheus; the
-// Grafana alert provisioning ConfigMap for engine grafana (see grafana.go).
-// Only one engine evaluates the rules, as in the compose target, so no alert
-// is sent twice.
+// alerting adds the alert catalog as a PrometheusRule, whatever the engine
+// (kube-prometheus-stack evaluates PrometheusRules out of the box; its
+// Grafana alert sidecar is off by default), and for engine prometheus with
+// smtp.mode external an AlertmanagerConfig routing them to email. For engine
+// grafana, Grafana's own rules come as the grafana_alert ConfigMap (grafana.go)
+// and email goes through Grafana; the cluster's Alertmanager routes the
+// PrometheusRule's alerts as it is configured (kube-prometheus-stack: a null
+// receiver by default), so no email is sent twice unless you route them.
 func (b *builder) alerting() error {
-	if b.s.Alerting.Engine != stack.EnginePrometheus {
-		return nil
-	}
 	pr, err := PrometheusRule(b.s)
 	if err != nil {
 		return err
 	}
 	pr.ObjectMeta = b.meta(b.s.Name, b.monitoringLabels(b.s.Name, "alerting"))
 	b.add(PrometheusRuleFile, pr)
+	if b.s.Alerting.Engine != stack.EnginePrometheus {
+		return nil
+	}
 	if amc := b.alertmanagerConfig(); amc != nil {
 		b.add(AlertmanagerConfigFile, amc)
 	}

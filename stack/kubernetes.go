@@ -237,6 +237,17 @@ func (s *Stack) KubernetesProblems() (errs, warnings Problems) {
 			w.add(p+".metrics_path", "the remote server's own metrics are not scraped (a ServiceMonitor selects in-cluster Services); its model_server panels stay empty")
 		}
 	}
+	if s.Alerting.Engine == EngineGrafana {
+		// The PrometheusRule carries the summaries whatever the engine.
+		for i, a := range s.Alerts {
+			if a.Summary == "" {
+				continue
+			}
+			if err := CheckAnnotationTemplate(EnginePrometheus, a.Name, a.Summary); err != nil {
+				e.add(fmt.Sprintf("alerts[%d].summary", i), "the PrometheusRule needs a Prometheus alert template (%v); write plain text, or e.g. {{ $labels.model }}: {{ $value }}", err)
+			}
+		}
+	}
 	if _, set := pos["bind_address"]; set {
 		w.add("bind_address", "not used: Services are ClusterIP, reachable inside the cluster only")
 	}

@@ -38,8 +38,8 @@ problems in stack.yaml exit with code 2. Secrets are not needed to render.
 kustomize folder for a cluster running kube-prometheus-stack instead
 (default: deploy-kubernetes/ beside stack.yaml): per model a Deployment
 (model server + exporter), a Service and a ServiceMonitor, the alert rules
-as a PrometheusRule (engine prometheus) or a grafana_alert ConfigMap (engine
-grafana), dashboards as grafana_dashboard ConfigMaps, and kustomization.yaml
+as a PrometheusRule (and a grafana_alert ConfigMap for engine grafana),
+dashboards as grafana_dashboard ConfigMaps, and kustomization.yaml
 (kubectl apply -k DIR). What the target cannot express is reported as
 warnings; see docs/kubernetes.md.`,
 		Args: cobra.NoArgs,
