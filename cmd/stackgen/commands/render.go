@@ -167,6 +167,11 @@ func loadAndRender(file, out string) (*stack.Stack, string, error) {
 // the stack needs (stack.CheckSecrets, from the environment) must be present
 // too, so nothing is written or started when one is missing.
 func loadForUp(file, out string) (*stack.Stack, string, error) {
+	s, err := loadStack(file)
+	if err == nil && s.Target == stack.TargetKubernetes {
+		// up runs Docker Compose; a Kubernetes stack is applied with kubectl.
+		return nil, "", &ExitError{Code: exitInvalid, Err: fmt.Errorf("%s: target: kubernetes: up runs the stack on Docker Compose; use 'stackgen render --target kubernetes' and 'kubectl apply -k DIR', or set target: compose", file)}
+	}
 	return loadCheckWrite(file, out, os.Getenv)
 }
 

@@ -125,6 +125,13 @@ func TestLoadForUp(t *testing.T) {
 			env:   map[string]string{stack.EnvGrafanaAdminPassword: "a", stack.EnvSMTPPassword: "b"},
 		},
 		{
+			name:   "target kubernetes",
+			stack:  "name: d\ntarget: kubernetes\nmodels: [{name: demo, kind: demo}]\n",
+			env:    map[string]string{stack.EnvGrafanaAdminPassword: "a"},
+			code:   exitInvalid,
+			errHas: []string{"kubectl apply -k"},
+		},
+		{
 			name:   "invalid stack",
 			stack:  "name: d\nmodels: [{name: demo, kind: demo}]\nprometheus: {port: 0}\n",
 			env:    map[string]string{stack.EnvGrafanaAdminPassword: "a"},
