@@ -19,6 +19,8 @@
 #      stackgen/alertmanager:<debian version> from Debian's binaries, FROM
 #      scratch (images/*/Dockerfile).
 #   5. bin/stackgen, a static (CGO_ENABLED=0) build of the CLI.
+#   6. kube-apiserver, kubectl, etcd and prometheus-operator from the Go module
+#      proxy (scripts/kube-apiserver.sh build), for the kubernetes target tests.
 #
 # Needs root (or sudo) for apt-get and dockerd; Go for steps 3 and 5.
 # Environment:
@@ -220,8 +222,13 @@ build_image "stackgen/alertmanager:$AM_TAG" "$ROOT/images/alertmanager" fill_ale
 if have go && [ -f "$ROOT/go.mod" ]; then
 	log "building bin/stackgen (CGO_ENABLED=0)"
 	(cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -buildvcs=auto -o bin/stackgen ./cmd/stackgen)
+	# --- 6. a real Kubernetes API server for the kubernetes target's tests ---
+	# kube-apiserver, kubectl, etcd and prometheus-operator built from the Go
+	# module proxy into ~/.cache/stackgen/kube (idempotent; ~7 min cold).
+	log "kube-apiserver, kubectl, etcd, prometheus-operator (scripts/kube-apiserver.sh build)"
+	bash "$ROOT/scripts/kube-apiserver.sh" build
 else
-	log "go not found: skipping bin/stackgen (install Go 1.26+ to build it)"
+	log "go not found: skipping bin/stackgen and the Kubernetes test binaries (install Go 1.26+ to build them)"
 fi
 
 log "done in $(($(now) - START)) s: images stackgen/prometheus:$PROM_TAG stackgen/alertmanager:$AM_TAG; run $ROOT/bin/stackgen up -f examples/offline/stack.yaml"
