@@ -44,15 +44,9 @@ dashboards as grafana_dashboard ConfigMaps, and kustomization.yaml
 warnings; see docs/kubernetes.md.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkTargetFlag(target); err != nil {
+			target, err := resolveTarget(target, file)
+			if err != nil {
 				return err
-			}
-			if target == "" {
-				t, err := stackTarget(file)
-				if err != nil {
-					return err
-				}
-				target = t
 			}
 			if target == stack.TargetKubernetes {
 				s, dir, err := renderKubernetes(cmd.ErrOrStderr(), file, out)
@@ -81,17 +75,18 @@ func addTargetFlag(c *cobra.Command, target *string) {
 	c.Flags().StringVar(target, "target", "", "what to render: compose or kubernetes (default: stack.yaml's target:, else compose)")
 }
 
-// checkTargetFlag rejects an unknown --target with exit code 2.
-func checkTargetFlag(target string) error {
-	if target == "" {
-		return nil
+// resolveTarget is the render target: the --target flag when given (checked
+// against stack.Targets; exit 2 otherwise), else stack.yaml's target:.
+func resolveTarget(flag, file string) (string, error) {
+	if flag == "" {
+		return stackTarget(file)
 	}
 	for _, t := range stack.Targets {
-		if target == t {
-			return nil
+		if flag == t {
+			return flag, nil
 		}
 	}
-	return exitf(exitInvalid, "--target: must be one of %s (got %q)", strings.Join(stack.Targets, ", "), target)
+	return "", exitf(exitInvalid, "--target: must be one of %s (got %q)", strings.Join(stack.Targets, ", "), flag)
 }
 
 // stackTarget is stack.yaml's target: when it loads; otherwise compose, so

@@ -38,15 +38,9 @@ and the stack lacks, warnings (FILE:LINE:COL: FIELD: ... prefixed with
 catcher; warnings alone exit 0.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkTargetFlag(target); err != nil {
+			target, err := resolveTarget(target, file)
+			if err != nil {
 				return err
-			}
-			if target == "" {
-				t, err := stackTarget(file)
-				if err != nil {
-					return err
-				}
-				target = t
 			}
 			if target == stack.TargetKubernetes {
 				return validateKubernetes(cmd, file)
