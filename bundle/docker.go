@@ -53,13 +53,28 @@ func (d Docker) Inspect(ctx context.Context, ref string) (id string, ok bool, er
 func (d Docker) Save(ctx context.Context, dir, id string, refs []string) (ImageSource, error) {
 	refs = append([]string(nil), refs...)
 	sort.Strings(refs)
-	f, err := os.CreateTemp(dir, "stackgen-image-*.tar")
+	path, size, sum, err := d.spool(ctx, dir, "stackgen-image-*.tar", append([]string{"save"}, refs...)...)
 	if err != nil {
 		return ImageSource{}, fmt.Errorf("docker save %s: %w", strings.Join(refs, " "), err)
 	}
+	hexID := strings.TrimPrefix(id, "sha256:")
+	return ImageSource{Path: path, Image: Image{
+		Path: ImagePrefix + hexID + ".tar", Size: size, SHA256: sum, ID: id, Tags: refs,
+	}}, nil
+}
+
+// spool runs `docker args...` with its standard output written into a new
+// temporary file in dir (named after pattern) and hashed on the way, and
+// returns the file's path, size and sha256: a tar header needs the size
+// first, and nothing is held in memory. On error the file is removed.
+func (d Docker) spool(ctx context.Context, dir, pattern string, args ...string) (path string, size int64, sum string, err error) {
+	f, err := os.CreateTemp(dir, pattern)
+	if err != nil {
+		return "", 0, "", err
+	}
 	h := sha256.New()
 	var stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, d.Path, append([]string{"save"}, refs...)...)
+	cmd := exec.CommandContext(ctx, d.Path, args...)
 	cmd.Stdout = io.MultiWriter(f, h)
 	cmd.Stderr = &stderr
 	err = cmd.Run()
@@ -72,12 +87,9 @@ func (d Docker) Save(ctx context.Context, dir, id string, refs []string) (ImageS
 	}
 	if err != nil {
 		os.Remove(f.Name())
-		return ImageSource{}, fmt.Errorf("docker save %s: %v %s", strings.Join(refs, " "), err, strings.TrimSpace(stderr.String()))
+		return "", 0, "", fmt.Errorf("%v %s", err, strings.TrimSpace(stderr.String()))
 	}
-	hexID := strings.TrimPrefix(id, "sha256:")
-	return ImageSource{Path: f.Name(), Image: Image{
-		Path: ImagePrefix + hexID + ".tar", Size: st.Size(), SHA256: hex.EncodeToString(h.Sum(nil)), ID: id, Tags: refs,
-	}}, nil
+	return f.Name(), st.Size(), hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // Load implements Loader with `docker load`: an image whose ID and tags are

@@ -3,12 +3,9 @@ package bundle
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
 	"regexp"
 	"sort"
@@ -149,32 +146,15 @@ func (d Docker) SaveVolume(ctx context.Context, dir, image, name string) (Volume
 		return VolumeSource{}, err
 	}
 	defer d.remove(c)
-	f, err := os.CreateTemp(dir, "stackgen-volume-*.tar")
+	path, size, sum, err := d.spool(ctx, dir, "stackgen-volume-*.tar", "cp", c+":/data", "-")
 	if err != nil {
-		return VolumeSource{}, err
-	}
-	h := sha256.New()
-	var stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, d.Path, "cp", c+":/data", "-")
-	cmd.Stdout = io.MultiWriter(f, h)
-	cmd.Stderr = &stderr
-	err = cmd.Run()
-	st, serr := f.Stat()
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = serr
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return VolumeSource{}, fmt.Errorf("docker cp %s (volume %s): %v %s", c, name, err, strings.TrimSpace(stderr.String()))
+		return VolumeSource{}, fmt.Errorf("docker cp %s (volume %s): %w", c, name, err)
 	}
 	if labels == nil {
 		labels = map[string]string{}
 	}
-	return VolumeSource{Path: f.Name(), Volume: Volume{Path: VolumePrefix + name + ".tar", Size: st.Size(),
-		SHA256: hex.EncodeToString(h.Sum(nil)), Name: name, Labels: labels}}, nil
+	return VolumeSource{Path: path, Volume: Volume{Path: VolumePrefix + name + ".tar", Size: size,
+		SHA256: sum, Name: name, Labels: labels}}, nil
 }
 
 // Restorer restores data volumes (see Docker.Restore).
