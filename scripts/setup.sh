@@ -19,12 +19,16 @@
 #      stackgen/alertmanager:<debian version> from Debian's binaries, FROM
 #      scratch (images/*/Dockerfile).
 #   5. bin/stackgen, a static (CGO_ENABLED=0) build of the CLI.
-#   6. kube-apiserver, kubectl, etcd and prometheus-operator from the Go module
-#      proxy (scripts/kube-apiserver.sh build), for the kubernetes target tests.
+#   6. With STACKGEN_SETUP_TESTS=1 (scripts/test.sh and .ci/run set it), what
+#      only the tests need: Debian's python3-pandas and chromium, and
+#      kube-apiserver, kubectl, etcd and prometheus-operator built from the Go
+#      module proxy (scripts/kube-apiserver.sh build, ~7 min cold). The demo
+#      does not wait for them.
 #
 # Needs root (or sudo) for apt-get and dockerd; Go for steps 3 and 5.
 # Environment:
 #   STACKGEN_SKIP_APT=1     never run apt-get (fail if something is missing)
+#   STACKGEN_SETUP_TESTS=1  also install what only the tests need (step 6)
 #   STACKGEN_DOCKERD_ARGS   extra dockerd arguments when this script starts it
 set -euo pipefail
 
@@ -63,15 +67,20 @@ fi
 pkgs=()
 have promtool || pkgs+=(prometheus)
 have prometheus-alertmanager || pkgs+=(prometheus-alertmanager)
+TESTS=${STACKGEN_SETUP_TESTS:-0}
 # Debian's pandas/numpy: the demo model's MLflow error texts are compared
 # with what real pandas prints (model/pandas_test.go).
-/usr/bin/python3 -c 'import pandas' >/dev/null 2>&1 || pkgs+=(python3-pandas)
+if [ "$TESTS" = 1 ]; then
+	/usr/bin/python3 -c 'import pandas' >/dev/null 2>&1 || pkgs+=(python3-pandas)
+fi
 if [ ${#pkgs[@]} -gt 0 ]; then
 	apt_install --no-install-recommends "${pkgs[@]}"
 fi
 # Debian's headless Chromium (with its recommended fonts): the evidence report
 # is opened in a real browser by the report tests.
-have chromium || apt_install chromium
+if [ "$TESTS" = 1 ]; then
+	have chromium || apt_install chromium
+fi
 
 # --- 2. Docker engine --------------------------------------------------------
 if docker info >/dev/null 2>&1; then
@@ -225,8 +234,10 @@ if have go && [ -f "$ROOT/go.mod" ]; then
 	# --- 6. a real Kubernetes API server for the kubernetes target's tests ---
 	# kube-apiserver, kubectl, etcd and prometheus-operator built from the Go
 	# module proxy into ~/.cache/stackgen/kube (idempotent; ~7 min cold).
-	log "kube-apiserver, kubectl, etcd, prometheus-operator (scripts/kube-apiserver.sh build)"
-	bash "$ROOT/scripts/kube-apiserver.sh" build
+	if [ "$TESTS" = 1 ]; then
+		log "kube-apiserver, kubectl, etcd, prometheus-operator (scripts/kube-apiserver.sh build)"
+		bash "$ROOT/scripts/kube-apiserver.sh" build
+	fi
 else
 	log "go not found: skipping bin/stackgen and the Kubernetes test binaries (install Go 1.26+ to build them)"
 fi

@@ -34,6 +34,11 @@ gofmt_clean() {
 	fi
 }
 
+# What the tests run against (idempotent; seconds once installed): Docker,
+# compose, the local images, promtool/amtool/alertmanager, pandas, chromium,
+# a real kube-apiserver. Without it a test that needs a missing tool skips
+# (or fails with STACKGEN_REQUIRE_TOOLS=1, as in CI).
+check "setup (scripts/setup.sh with STACKGEN_SETUP_TESTS=1)" env STACKGEN_SETUP_TESTS=1 bash scripts/setup.sh
 check "gofmt" gofmt_clean
 check "go vet ./..." go vet ./...
 check "go test -race ./..." go test -race -count=1 ./...
