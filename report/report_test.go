@@ -361,3 +361,37 @@ func TestRuleStateAtTo(t *testing.T) {
 		})
 	}
 }
+
+// TestStaleChartsRemoved: a panel that lost its data loses its chart on the
+// next report into the same folder; files the report did not write stay.
+func TestStaleChartsRemoved(t *testing.T) {
+	s := loadExample(t, "offline")
+	dir := t.TempDir()
+	generate(t, s, testOptions(t, newFake()), dir)
+	before, _ := filepath.Glob(filepath.Join(dir, "*.png"))
+	mine := filepath.Join(dir, "mine.png")
+	if err := os.WriteFile(mine, []byte("user file"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f := newFake()
+	f.empty = append(f.empty, "process_cpu_seconds_total")
+	generate(t, s, testOptions(t, f), dir)
+	after, _ := filepath.Glob(filepath.Join(dir, "*.png"))
+	if _, err := os.Stat(mine); err != nil {
+		t.Fatalf("a file the report did not write was removed: %v", err)
+	}
+	// after holds mine.png too: one chart fewer means at least two fewer.
+	if len(after) >= len(before)+1 {
+		t.Fatalf("charts before %d, after %d (with mine.png): the CPU panel's chart was not removed", len(before), len(after))
+	}
+	page, err := os.ReadFile(filepath.Join(dir, IndexFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range after {
+		n := filepath.Base(p)
+		if n != "mine.png" && !strings.Contains(string(page), n) {
+			t.Errorf("%s is left but the page does not show it", n)
+		}
+	}
+}
