@@ -285,18 +285,15 @@ func (e *Exporter) outRequest(ctx context.Context, r *http.Request, uri string, 
 	return out
 }
 
-// accountRequest counts the input rows of an inference request body.
+// accountRequest counts what an inference request body carries (rows, and
+// whatever else metrics.request observes).
 func (e *Exporter) accountRequest(body []byte, h http.Header) {
-	if n := countRows(body, isCSV(h)); n >= 0 {
-		e.m.rows.Observe(float64(n))
-	}
+	e.m.request(body, isCSV(h))
 }
 
-// accountAnswer counts the predictions of an inference answer.
+// accountAnswer counts what an inference answer carries (predictions).
 func (e *Exporter) accountAnswer(body []byte) {
-	if len(body) > 0 {
-		eachPrediction(body, e.m.classes.inc)
-	}
+	e.m.answer(body)
 }
 
 // isJSONish reports answers parsed for predictions: JSON, or no or a plain

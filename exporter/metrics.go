@@ -312,6 +312,22 @@ func newMetrics(buckets []float64, customPredict string, maxClasses int) *metric
 }
 
 // observe records one served request.
+// request accounts an inference request body: its input rows. This is the
+// one place the request path hands a body to the metrics; what is counted
+// from it (rows, and later feature values) lives on this side.
+func (m *metrics) request(body []byte, csv bool) {
+	if n := countRows(body, csv); n >= 0 {
+		m.rows.Observe(float64(n))
+	}
+}
+
+// answer accounts an inference answer body: its predicted classes.
+func (m *metrics) answer(body []byte) {
+	if len(body) > 0 {
+		eachPrediction(body, m.classes.inc)
+	}
+}
+
 func (m *metrics) observe(route, method, code int, seconds float64) {
 	c := m.child(route, method, code)
 	c.count.Inc()
