@@ -48,7 +48,7 @@ func New(cfg Config) (*Exporter, error) {
 			e.customPredict = e.customPredict[:i]
 		}
 	}
-	e.m = newMetrics(rc.Buckets, e.customPredict, rc.MaxClasses)
+	e.m = newMetrics(rc, e.customPredict)
 	e.transport = newTransport(rc)
 	e.rt = e.transport
 	e.metricsHandler = promhttp.HandlerFor(e.m.reg, promhttp.HandlerOpts{})

@@ -248,7 +248,11 @@ type metrics struct {
 	classes classCache
 }
 
-func newMetrics(buckets []float64, customPredict string, maxClasses int) *metrics {
+// newMetrics builds the registry and every series the exporter serves, from
+// the resolved configuration (buckets, class cap, and whatever else the
+// metrics need) and the custom kind's predict route ("" for other kinds).
+func newMetrics(rc *resolved, customPredict string) *metrics {
+	buckets, maxClasses := rc.Buckets, rc.MaxClasses
 	m := &metrics{reg: prometheus.NewRegistry()}
 	m.routes = routeNames(customPredict)
 	m.tables = make([]atomic.Pointer[codeTable], len(m.routes)*len(methodNames))
