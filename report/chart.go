@@ -26,12 +26,21 @@ const (
 	thresholdDashSize = 4
 )
 
+// drawPanel draws a panel's chart: bars for a bar chart, lines otherwise.
+func drawPanel(w io.Writer, p PanelData, from, to time.Time) error {
+	if p.Type == TypeBarchart && p.Bars != nil {
+		return drawBars(w, p)
+	}
+	return drawChart(w, p, from, to)
+}
+
 // drawChart draws a panel's series as a PNG with gonum/plot: a line per
 // series in its legend colour, the time on the x axis (UTC), the panel's
 // unit on the y axis and its thresholds as dashed lines. A spark chart
 // (stat panels) is smaller and has no axes labels. NaN samples break the
 // line, as Grafana leaves gaps.
-func drawChart(w io.Writer, p PanelData, from, to time.Time, spark bool) error {
+func drawChart(w io.Writer, p PanelData, from, to time.Time) error {
+	spark := p.Type == TypeStat
 	pl := plot.New()
 	pl.X.Min, pl.X.Max = unix(from), unix(to)
 	pl.X.Tick.Marker = plot.TimeTicks{Format: timeFormat(to.Sub(from))}
@@ -82,12 +91,16 @@ func drawChart(w io.Writer, p PanelData, from, to time.Time, spark bool) error {
 		}
 		pl.Add(plotter.NewGrid())
 	}
-	wpx, hpx := chartWidth, chartHeight
+	wpx, hpx := chartSize(p.Panel)
 	if spark {
-		wpx, hpx = sparkWidth, sparkHeight
 		pl.HideY()
 		pl.X.Tick.Label.Font.Size = vg.Points(7)
 	}
+	return writePNG(w, pl, wpx, hpx)
+}
+
+// writePNG draws pl at wpx×hpx pixels and encodes it as PNG.
+func writePNG(w io.Writer, pl *plot.Plot, wpx, hpx int) error {
 	c := vgimg.NewWith(vgimg.UseWH(vg.Length(float64(wpx)*pointsPerPixelPt), vg.Length(float64(hpx)*pointsPerPixelPt)),
 		vgimg.UseDPI(chartDPI))
 	pl.Draw(draw.New(c))

@@ -29,19 +29,48 @@ type Row struct {
 
 // Panel is one dashboard panel: the definition dashboards.Build writes.
 type Panel struct {
-	ID          int
-	Title       string
-	Type        string // stat or timeseries
+	ID    int
+	Title string
+	// Type is Grafana's panel type: stat, timeseries and barchart are
+	// drawn; any other type is listed with its queries ("not drawn").
+	Type        string
 	Description string
-	Unit        string
-	Decimals    *int
-	Min, Max    *float64
+	// GridPos is the panel's place on Grafana's 24-column grid (zero W:
+	// the dashboard gave none; the page then flows it).
+	GridPos GridPos
+	// XField is a bar chart's options.xField: the label whose values are
+	// the x axis.
+	XField   string
+	Unit     string
+	Decimals *int
+	Min, Max *float64
 	// Thresholds are the absolute threshold steps, lowest first (the first
 	// has no value: the base colour).
 	Thresholds []Threshold
 	// Mappings are value mappings ("1" → "UP").
 	Mappings map[string]Mapping
 	Targets  []Target
+}
+
+// GridPos is a panel's position in Grafana's grid: columns X..X+W of 24,
+// rows Y..Y+H of Grafana's 30 px grid cells.
+type GridPos struct {
+	X, Y, W, H int
+}
+
+// GridColumns is the width of Grafana's dashboard grid.
+const GridColumns = 24
+
+// Drawn panel types; other types are listed, not drawn.
+const (
+	TypeStat       = "stat"
+	TypeTimeseries = "timeseries"
+	TypeBarchart   = "barchart"
+)
+
+// Drawn reports whether the report draws panels of type t.
+func Drawn(t string) bool {
+	return t == TypeStat || t == TypeTimeseries || t == TypeBarchart
 }
 
 // Threshold is one threshold step.
@@ -61,6 +90,8 @@ type Target struct {
 	RefID  string
 	Expr   string
 	Legend string
+	// Instant is an instant query (bar charts: evaluated at To).
+	Instant bool
 }
 
 // The subset of Grafana's dashboard JSON the report reads.
@@ -76,11 +107,21 @@ type panelJSON struct {
 	Type        string      `json:"type"`
 	Description string      `json:"description"`
 	Panels      []panelJSON `json:"panels"`
-	Targets     []struct {
-		RefID  string `json:"refId"`
-		Expr   string `json:"expr"`
-		Legend string `json:"legendFormat"`
-		Hide   bool   `json:"hide"`
+	GridPos     *struct {
+		X int `json:"x"`
+		Y int `json:"y"`
+		W int `json:"w"`
+		H int `json:"h"`
+	} `json:"gridPos"`
+	Options struct {
+		XField string `json:"xField"`
+	} `json:"options"`
+	Targets []struct {
+		RefID   string `json:"refId"`
+		Expr    string `json:"expr"`
+		Legend  string `json:"legendFormat"`
+		Hide    bool   `json:"hide"`
+		Instant bool   `json:"instant"`
 	} `json:"targets"`
 	FieldConfig struct {
 		Defaults struct {
@@ -150,7 +191,11 @@ func Dashboards(s *stack.Stack) ([]Dashboard, error) {
 func convertPanel(p panelJSON) Panel {
 	def := p.FieldConfig.Defaults
 	out := Panel{ID: p.ID, Title: p.Title, Type: p.Type, Description: p.Description, Unit: def.Unit,
-		Decimals: def.Decimals, Min: def.Min, Max: def.Max}
+		Decimals: def.Decimals, Min: def.Min, Max: def.Max, XField: p.Options.XField}
+	if g := p.GridPos; g != nil && g.W > 0 && g.H > 0 {
+		out.GridPos = GridPos{X: min(max(g.X, 0), GridColumns-1), Y: max(g.Y, 0), W: min(g.W, GridColumns), H: g.H}
+		out.GridPos.W = min(out.GridPos.W, GridColumns-out.GridPos.X)
+	}
 	for _, s := range def.Thresholds.Steps {
 		out.Thresholds = append(out.Thresholds, Threshold{Color: s.Color, Value: s.Value})
 	}
@@ -169,7 +214,7 @@ func convertPanel(p panelJSON) Panel {
 		if t.Hide || t.Expr == "" {
 			continue
 		}
-		out.Targets = append(out.Targets, Target{RefID: t.RefID, Expr: t.Expr, Legend: t.Legend})
+		out.Targets = append(out.Targets, Target{RefID: t.RefID, Expr: t.Expr, Legend: t.Legend, Instant: t.Instant})
 	}
 	return out
 }

@@ -109,7 +109,15 @@ type PanelData struct {
 	Stats []Stat
 	// Omitted counts the series beyond MaxSeries, not drawn.
 	Omitted int
+	// Bars is a bar chart's table (nil for other types).
+	Bars *Bars
+	// rowTop is the first grid line of the panel's row (see GridStyle).
+	rowTop int
 }
+
+// NotDrawn reports whether the panel's type is one the report does not
+// draw: the page names the type and lists its queries.
+func (p PanelData) NotDrawn() bool { return !Drawn(p.Type) }
 
 // MaxSeries bounds the series drawn per panel (the first in label order):
 // a query selecting thousands of series would make an unreadable chart and
@@ -141,6 +149,8 @@ type Series struct {
 	Name   string
 	Color  string
 	Points []Point
+	// Category is a bar chart sample's x value (its xField label).
+	Category string
 }
 
 // Point is one sample.
@@ -238,13 +248,19 @@ func panelData(ctx context.Context, dash []Dashboard, st time.Duration, o Option
 			for _, p := range row.Panels {
 				rd.Panels = append(rd.Panels, PanelData{Panel: p})
 			}
+			top := rowTop(rd.Panels)
+			for k := range rd.Panels {
+				rd.Panels[k].rowTop = top
+			}
 			out[i].Rows = append(out[i].Rows, rd)
 		}
 	}
 	for i := range out {
 		for j := range out[i].Rows {
 			for k := range out[i].Rows[j].Panels {
-				jobs = append(jobs, &out[i].Rows[j].Panels[k])
+				if p := &out[i].Rows[j].Panels[k]; Drawn(p.Type) {
+					jobs = append(jobs, p)
+				}
 			}
 		}
 	}
@@ -261,7 +277,11 @@ func panelData(ctx context.Context, dash []Dashboard, st time.Duration, o Option
 			sem <- struct{}{}
 			go func() {
 				defer func() { <-sem; pw.Done(); wg.Done() }()
-				results[ti], errs[ti] = rangeSeries(ctx, o, t, rng)
+				if p.Type == TypeBarchart {
+					results[ti], errs[ti] = instantSeries(ctx, o, t, p.XField)
+				} else {
+					results[ti], errs[ti] = rangeSeries(ctx, o, t, rng)
+				}
 			}()
 		}
 		wg.Add(1)
@@ -273,6 +293,10 @@ func panelData(ctx context.Context, dash []Dashboard, st time.Duration, o Option
 				if errs[ti] != "" {
 					p.Errors = append(p.Errors, errs[ti])
 				}
+			}
+			if p.Type == TypeBarchart {
+				p.Bars = buildBars(p.Series)
+				return
 			}
 			p.Series, p.Omitted = capSeries(p.Series, MaxSeries)
 			for i := range p.Series {

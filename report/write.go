@@ -48,7 +48,7 @@ func Write(r *Report, dir string) (string, error) {
 				}
 				name := imageName(d.File, p.ID)
 				var buf bytes.Buffer
-				if err := drawChart(&buf, *p, r.From, r.To, p.Type == "stat"); err != nil {
+				if err := drawPanel(&buf, *p, r.From, r.To); err != nil {
 					return "", fmt.Errorf("dashboard %q, panel %q: %w", d.Title, p.Title, err)
 				}
 				if err := os.WriteFile(filepath.Join(dir, name), buf.Bytes(), 0o644); err != nil {
