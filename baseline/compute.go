@@ -259,6 +259,9 @@ func (c column) feature(bins, rows int) Feature {
 		if math.IsNaN(f.Std) {
 			f.Std = 0 // one value
 		}
+		// 9 significant digits: the file is the same on every platform
+		// (fused multiply-adds may change the last bits).
+		f.Mean, f.Std = sig9(f.Mean), sig9(f.Std)
 		var labels []string
 		f.Edges, labels = numericEdges(sorted, bins)
 		f.Bins = countNumeric(sorted, f.Edges, labels)
@@ -392,6 +395,11 @@ func label(i, n int, rng string) string {
 		w = 3
 	}
 	return fmt.Sprintf("%0*d %s", w, i, rng)
+}
+
+func sig9(v float64) float64 {
+	r, _ := strconv.ParseFloat(strconv.FormatFloat(v, 'g', 9, 64), 64)
+	return r
 }
 
 // num formats an edge or value: shortest representation that round-trips.

@@ -208,12 +208,10 @@ func predictionFromAnswers(ans []Answer, bins int) (*Prediction, error) {
 	}
 	p.From = "model"
 	if nconf > 0 {
-		p.Confidence = &Confidence{Mean: round(conf/float64(nconf), 1e-9), Rows: nconf}
+		p.Confidence = &Confidence{Mean: sig9(conf / float64(nconf)), Rows: nconf}
 	}
 	return p, nil
 }
-
-func round(v, unit float64) float64 { return math.Round(v/unit) * unit }
 
 // ClassLabel returns a class value as the exporter labels
 // model_predictions_total{class}: integral numbers as integers ("1.0" → "1"),

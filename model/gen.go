@@ -1,7 +1,8 @@
 //go:build ignore
 
 // gen writes the shipped synthetic data set and the embedded default model:
-// data/attrition.csv and data/model.json. Run it with `go generate ./model/`.
+// data/attrition.csv, data/model.json and the demo model's drift baseline
+// data/baseline.json. Run it with `go generate ./model/`.
 package main
 
 import (
@@ -18,7 +19,12 @@ func main() {
 		fmt.Fprintln(os.Stderr, "gen:", err)
 		os.Exit(1)
 	}
-	for name, data := range map[string][]byte{"attrition.csv": csv, "model.json": modelJSON} {
+	baselineJSON, err := model.BaselineOf(csv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "gen:", err)
+		os.Exit(1)
+	}
+	for name, data := range map[string][]byte{"attrition.csv": csv, "model.json": modelJSON, "baseline.json": baselineJSON} {
 		if err := os.WriteFile(filepath.Join("data", name), data, 0o644); err != nil {
 			fmt.Fprintln(os.Stderr, "gen:", err)
 			os.Exit(1)
