@@ -60,13 +60,19 @@ func Execute(args []string) int {
 	if err == nil {
 		return 0
 	}
+	code := 1
 	var ee *ExitError
 	if errors.As(err, &ee) {
-		if ee.Err != nil && ee.Err.Error() != "" {
-			fmt.Fprintln(os.Stderr, "stackgen:", ee.Err)
-		}
-		return ee.Code
+		code = ee.Code
+		err = ee.Err
 	}
-	fmt.Fprintln(os.Stderr, "stackgen:", err)
-	return 1
+	if err != nil && err.Error() != "" {
+		fmt.Fprintln(os.Stderr, "stackgen:", err)
+	}
+	if c, ok := interruptedCode(); ok {
+		// Interrupted (Ctrl-C, SIGTERM): 128+signal, whatever the command
+		// made of its cancelled context.
+		return c
+	}
+	return code
 }

@@ -7,8 +7,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"os/signal"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -142,15 +140,6 @@ func liveCheck(ctx context.Context, s *stack.Stack, prom *runner.Prom, out io.Wr
 			Fix: "Fix the query in stack.yaml (alerts[].expr) or the metric name, and run `stackgen up` again; `stackgen status` lists the panels that only wait for traffic."}
 	}
 	return nil
-}
-
-// signalContext is the command's context, cancelled on Ctrl-C or SIGTERM.
-func signalContext(cmd *cobra.Command) (context.Context, context.CancelFunc) {
-	ctx := cmd.Context()
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	return signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 }
 
 // isTerminal reports whether w is a terminal (progress is then redrawn in place).
