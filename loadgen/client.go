@@ -20,6 +20,9 @@ type session interface {
 	// do sends the valid (invalid=false) or invalid request and reads the
 	// whole response, returning its status code.
 	do(invalid bool) (status int, err error)
+	// use makes body the valid request's body from the next do on (the
+	// slice is sent as is, not copied).
+	use(body []byte)
 	// abort interrupts an in-flight request and makes later ones fail fast.
 	abort()
 	// close releases the session's connection.
@@ -245,6 +248,8 @@ func (s *fastSession) wrap(err error) error {
 	}
 	return err
 }
+
+func (s *fastSession) use(body []byte) { s.reqs[0].SetBodyRaw(body) }
 
 func (s *fastSession) abort() {
 	s.aborted.Store(true)

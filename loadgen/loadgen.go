@@ -50,6 +50,11 @@ type Config struct {
 	Headers http.Header
 	// Body is the valid request body.
 	Body []byte
+	// Bodies, when not empty, are valid bodies (of ContentType) sent in
+	// turn instead of Body: request i sends Bodies[i mod len(Bodies)]
+	// (SamplePool builds them from a drift baseline). They are prepared
+	// once; cycling costs no allocation per request.
+	Bodies [][]byte
 	// ContentType is Body's content type.
 	ContentType string
 	// InvalidBody is sent instead of Body for the ErrorRatio fraction.
@@ -122,6 +127,9 @@ func (c *Config) normalize() (*url.URL, error) {
 	}
 	if err := checkHeaders(c.Headers); err != nil {
 		return nil, err
+	}
+	if len(c.Bodies) > 0 && len(c.Body) == 0 {
+		c.Body = c.Bodies[0]
 	}
 	if c.Method == "" {
 		c.Method = http.MethodGet
@@ -340,6 +348,9 @@ func (r *run) send(sess session, sh *shard, i int64, intended time.Time) bool {
 	sent := time.Now()
 	if intended.IsZero() {
 		intended = sent
+	}
+	if n := int64(len(r.cfg.Bodies)); n > 0 && !inv {
+		sess.use(r.cfg.Bodies[i%n])
 	}
 	status, err := sess.do(inv)
 	end := time.Now()

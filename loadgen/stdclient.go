@@ -72,7 +72,7 @@ func (c *stdClient) newSession() session {
 			req.Header.Set("Content-Type", r.contentType)
 		}
 		req.ContentLength = int64(len(body))
-		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(s.bodies[i])), nil }
 		s.reqs[i] = req
 		s.readers[i] = bytes.NewReader(body)
 		s.bodies[i] = body
@@ -125,6 +125,11 @@ func (s *stdSession) do(invalid bool) (int, error) {
 		return 0, fmt.Errorf("read body: %w", err)
 	}
 	return resp.StatusCode, nil
+}
+
+func (s *stdSession) use(body []byte) {
+	s.bodies[0] = body
+	s.reqs[0].ContentLength = int64(len(body))
 }
 
 func (s *stdSession) abort() {} // the run context cancels in-flight requests
