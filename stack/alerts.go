@@ -50,6 +50,9 @@ var AlertKinds = map[string]AlertKind{
 	AlertTrafficSpike:    {Name: AlertTrafficSpike, Unit: "×", NeedsFactor: true, Sources: []string{SourceExporter, SourceModelServer}, Description: "rate over 1m above factor × rate over 15m"},
 	AlertMemoryHigh:      {Name: AlertMemoryHigh, Unit: "MB", NeedsThreshold: true, UsesWindow: true, Sources: []string{SourceExporter}, Description: "exporter resident memory above threshold (MB)"},
 	AlertCPUHigh:         {Name: AlertCPUHigh, Unit: "cores", NeedsThreshold: true, UsesWindow: true, Sources: []string{SourceExporter}, Description: "exporter CPU above threshold (cores)"},
+	AlertFeatureDrift:    {Name: AlertFeatureDrift, Unit: "PSI", Sources: []string{SourceExporter}, Description: "a feature's PSI over drift.window above its effective threshold (drift.threshold, raised for small windows) with at least drift.min_samples rows; models with drift only"},
+	AlertPredictionDrift: {Name: AlertPredictionDrift, Unit: "PSI", Sources: []string{SourceExporter}, Description: "the predicted-class mix's PSI over drift.window above its effective threshold with at least drift.min_samples predictions; models with drift only"},
+	AlertConfidenceDrop:  {Name: AlertConfidenceDrop, Unit: "probability", NeedsThreshold: true, Sources: []string{SourceExporter}, Description: "mean top-class probability over drift.window below the baseline's mean minus threshold (default 0.1); models whose baseline has a confidence"},
 	AlertCustom:          {Name: AlertCustom, Sources: []string{SourceExporter, SourceModelServer}, Description: "custom PromQL expression; fires when it returns a series"},
 }
 
@@ -84,7 +87,18 @@ func DefaultAlerts() []Alert {
 	}
 }
 
-// EffectiveAlerts merges the default alert set (when on) with stack.yaml's
+// defaultAlerts is DefaultAlerts plus the drift alerts when a model has
+// drift configured.
+func (s *Stack) defaultAlerts() []Alert {
+	out := DefaultAlerts()
+	if s.anyDrift() {
+		out = append(out, driftAlerts()...)
+	}
+	return out
+}
+
+// EffectiveAlerts merges the default alert set (when on; with the drift
+// alerts when a model has drift configured) with stack.yaml's
 // alerts: an alert whose name matches a default overrides the fields it sets;
 // disabled alerts are dropped. The result is in a stable order: defaults
 // first in catalog order, then user alerts in file order.
@@ -92,7 +106,7 @@ func (s *Stack) EffectiveAlerts() []Alert {
 	var out []Alert
 	byName := map[string]int{}
 	if s.Alerting.DefaultsEnabled() {
-		for _, d := range DefaultAlerts() {
+		for _, d := range s.defaultAlerts() {
 			byName[d.Name] = len(out)
 			out = append(out, d)
 		}
@@ -174,6 +188,9 @@ func (s *Stack) ModelsFor(a Alert) []Model {
 			continue
 		}
 		if a.Source == SourceModelServer && !m.ExportsTFServingMetrics() {
+			continue
+		}
+		if isDriftKind(a.Kind) && !driftApplies(a.Kind, m) {
 			continue
 		}
 		out = append(out, m)

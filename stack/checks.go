@@ -67,6 +67,7 @@ func (s *Stack) explicitZeros(pos positions) Problems {
 		port(p+".host_port", m.HostPort, "remove host_port to leave the model server unpublished")
 		port(p+".exporter_port", m.ExporterPort, "remove the line for the default exporter.port + the model's index")
 		count(p+".replicas", int64(m.Replicas), 1)
+		driftZeros(v, p+".drift", m.Drift, set)
 	}
 	port("exporter.port", s.Exporter.Port, fmt.Sprintf("remove the line for the default %d", DefaultExporterPort))
 	port("prometheus.port", s.Prometheus.Port, fmt.Sprintf("remove the line for the default %d", DefaultPrometheusPort))

@@ -162,6 +162,9 @@ func (m *Model) applyDefaults(exporterPort int) {
 	if m.ExporterPort == 0 {
 		m.ExporterPort = exporterPort
 	}
+	if m.Drift != nil {
+		m.Drift.applyDefaults()
+	}
 	if m.Protocol == "" {
 		switch m.Kind {
 		case KindDemo, KindMLflow:

@@ -113,6 +113,8 @@ type Model struct {
 	TLSSkipVerify bool `yaml:"tls_skip_verify,omitempty" json:"tls_skip_verify,omitempty"`
 	// ExporterPort is the host port of this model's exporter (default exporter.port + index).
 	ExporterPort int `yaml:"exporter_port,omitempty" json:"exporter_port,omitempty" jsonschema:"minimum=1,maximum=65535"`
+	// Drift turns on feature and prediction drift monitoring against a training baseline (absent: off; drift: {} on kind demo uses the demo model's baseline).
+	Drift *Drift `yaml:"drift,omitempty" json:"drift,omitempty"`
 }
 
 // Exporter holds settings shared by the exporter proxies.

@@ -92,6 +92,7 @@ func (s *Stack) validate(pos positions) Problems {
 	seen := map[string]bool{}
 	for i, m := range s.Models {
 		v.model(s, fmt.Sprintf("models[%d]", i), m, seen)
+		v.drift(s, fmt.Sprintf("models[%d]", i), &s.Models[i])
 	}
 	v.exporter(s.Exporter)
 	v.prometheus(s.Prometheus)
@@ -294,7 +295,7 @@ func (v *validator) smtp(s *Stack) {
 
 func (v *validator) alerts(s *Stack) {
 	defaults := map[string]Alert{}
-	for _, d := range DefaultAlerts() {
+	for _, d := range s.defaultAlerts() {
 		defaults[d.Name] = d
 	}
 	seen := map[string]bool{}
@@ -350,8 +351,13 @@ func (v *validator) alert(s *Stack, p string, a, m Alert) {
 		} else if m.Kind == AlertErrorRatioHigh && *m.Threshold >= 1 {
 			v.add(p+".threshold", "is a ratio between 0 and 1, e.g. 0.05 for 5%% (got %g)", *m.Threshold)
 		}
+	} else if a.Threshold != nil && (m.Kind == AlertFeatureDrift || m.Kind == AlertPredictionDrift) {
+		v.add(p+".threshold", "kind %s takes its PSI threshold from models[].drift.threshold; set it there", m.Kind)
 	} else if a.Threshold != nil && m.Kind != AlertTrafficSpike {
 		v.add(p+".threshold", "kind %s takes no threshold", m.Kind)
+	}
+	if m.Kind == AlertConfidenceDrop && m.Threshold != nil && *m.Threshold >= 1 {
+		v.add(p+".threshold", "is a drop in mean top-class probability between 0 and 1, e.g. 0.1 (got %g)", *m.Threshold)
 	}
 	if k.NeedsFactor && (m.Factor == nil || *m.Factor <= 1) {
 		got := "nothing"
@@ -369,6 +375,9 @@ func (v *validator) alert(s *Stack, p string, a, m Alert) {
 	if m.Model != "" && s.Model(m.Model) == nil {
 		v.add(p+".model", "no model is named %q (models: %s)", m.Model, strings.Join(modelNames(s), ", "))
 		return
+	}
+	if isDriftKind(m.Kind) && (a.Kind != "" || a.Model != "") && len(s.ModelsFor(m)) == 0 {
+		v.add(p+".kind", "kind %s needs a model with drift configured (models[].drift: {baseline: FILE}%s)", m.Kind, driftNeeds(m.Kind))
 	}
 	scope := s.ModelsFor(Alert{Model: m.Model})
 	tfScope := 0

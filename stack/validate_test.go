@@ -66,7 +66,7 @@ func TestParseProblems(t *testing.T) {
 			src:  head + "    imag: x\n    zzzzzzzz: 1\ngrafana:\n  admin_usr: root\n",
 			want: []string{
 				`stack.yaml:5:5: models[0].imag: unknown field "imag"; did you mean "image"?`,
-				`stack.yaml:6:5: models[0].zzzzzzzz: unknown field "zzzzzzzz"; known fields here: build, environment, exporter_port, health_path, host_port, image, kind, metrics_path, model_base_path, model_name, name, port, predict_path, protocol, replicas, tls_skip_verify, url`,
+				`stack.yaml:6:5: models[0].zzzzzzzz: unknown field "zzzzzzzz"; known fields here: build, drift, environment, exporter_port, health_path, host_port, image, kind, metrics_path, model_base_path, model_name, name, port, predict_path, protocol, replicas, tls_skip_verify, url`,
 				`stack.yaml:8:3: grafana.admin_usr: unknown field "admin_usr"; did you mean "admin_user"?`,
 			},
 		},
@@ -255,7 +255,7 @@ alerts:
 			want: []string{
 				`stack.yaml:4:5: models[0].kind: must be one of demo, mlflow, tfserving, custom, remote (got "Demo"); did you mean "demo"?`,
 				`stack.yaml:6:3: alerting.engine: must be one of grafana, prometheus (got "promethus"); did you mean "prometheus"?`,
-				`stack.yaml:9:5: alerts[0].kind: must be one of cpu_high, custom, error_ratio_high, latency_p95_high, latency_p99_high, low_traffic, memory_high, request_rate_high, target_down, traffic_spike (got "request_rate_hihg"); did you mean "request_rate_high"?`,
+				`stack.yaml:9:5: alerts[0].kind: must be one of confidence_drop, cpu_high, custom, error_ratio_high, feature_drift, latency_p95_high, latency_p99_high, low_traffic, memory_high, prediction_drift, request_rate_high, target_down, traffic_spike (got "request_rate_hihg"); did you mean "request_rate_high"?`,
 			},
 		},
 		{
@@ -290,7 +290,7 @@ alerts:
 				`stack.yaml:17:5: alerts[5].name: must be letters, digits and '_' (got "bad-name")`,
 				"stack.yaml:19:5: alerts[6].threshold: is required for kind latency_p95_high (in s)",
 				`stack.yaml:23:5: alerts[7].model: no model is named "ghost" (models: demo)`,
-				`stack.yaml:24:5: alerts[8].kind: is required: one of cpu_high, custom, error_ratio_high, latency_p95_high, latency_p99_high, low_traffic, memory_high, request_rate_high, target_down, traffic_spike (or did you mean the default alert "high_latency_p95"?)`,
+				`stack.yaml:24:5: alerts[8].kind: is required: one of confidence_drop, cpu_high, custom, error_ratio_high, feature_drift, latency_p95_high, latency_p99_high, low_traffic, memory_high, prediction_drift, request_rate_high, target_down, traffic_spike (or did you mean the default alert "high_latency_p95"?)`,
 			},
 		},
 		{
