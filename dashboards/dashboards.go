@@ -7,7 +7,8 @@
 // in MiB, target health, open FDs, threads) with their exact queries plus a
 // model="<name>" matcher, the error ratio as the high_error_ratio alert
 // counts it (every code but 2xx/3xx) with 5xx and 4xx apart, in-flight
-// requests, upstream failures and predictions; and, for models whose server exports TF Serving metrics, seed
+// requests, upstream failures and predictions; for models with drift
+// configured, a "Data drift" row (drift.go); and, for models whose server exports TF Serving metrics, seed
 // 002's panels (total requests, by status, RPS, errors, error ratio, average
 // and p95/p99 latency in ms). The overview carries seed 000's queries
 // verbatim (job matcher only), one series per model.
@@ -501,6 +502,9 @@ func modelDashboard(s *stack.Stack, m stack.Model) (*dashboard, error) {
 	l.timeseries(spec{title: "Open file descriptors", unit: "short", min: floatp(0), queries: []series{{q.OpenFDs, "{{instance}}"}}, w: 6, h: 8})
 	l.timeseries(spec{title: "Threads", unit: "short", min: floatp(0), queries: []series{{q.Threads, "{{instance}}"}}, w: 6, h: 8})
 
+	if m.DriftEnabled() {
+		driftRow(s, l, m, m.Drift.Baseline)
+	}
 	if m.ExportsTFServingMetrics() {
 		if m.ModelName == "" {
 			return nil, errors.New("the model server exports TF Serving metrics but model_name is empty")

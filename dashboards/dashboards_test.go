@@ -63,6 +63,15 @@ models:
     kind: remote
     url: http://mlflow.example.com:5005
 `
+
+	// The demo model with drift on (its embedded baseline: seven numeric
+	// features and a class mix, no confidence).
+	driftYAML = `name: drift
+models:
+  - name: demo
+    kind: demo
+    drift: {window: 30m}
+`
 )
 
 var fixtures = []struct {
@@ -71,6 +80,7 @@ var fixtures = []struct {
 	{"demo", demoYAML},
 	{"mlflow", mlflowYAML},
 	{"multi", multiYAML},
+	{"drift", driftYAML},
 }
 
 func mustParse(t testing.TB, src string) *stack.Stack {
@@ -632,7 +642,7 @@ func TestFieldConfigUnitsAndThresholds(t *testing.T) {
 					continue
 				}
 				name := fmt.Sprintf("%s %s panel %q", fx, filepath.Base(file), p.Title)
-				if p.Type != "timeseries" && p.Type != "stat" {
+				if p.Type != "timeseries" && p.Type != "stat" && p.Type != "barchart" {
 					t.Errorf("%s: type %q", name, p.Type)
 				}
 				if p.FieldConfig == nil || p.FieldConfig.Defaults == nil || p.FieldConfig.Overrides == nil {
@@ -681,7 +691,7 @@ func TestFieldConfigUnitsAndThresholds(t *testing.T) {
 						t.Errorf("%s: stat without reduceOptions.calcs", name)
 					}
 				} else if _, ok := p.Options["legend"].(map[string]any); !ok {
-					t.Errorf("%s: timeseries without options.legend", name)
+					t.Errorf("%s: %s without options.legend", name, p.Type)
 				}
 			}
 		}
@@ -919,6 +929,7 @@ func TestMetricNamesMatchExporterAndModelServer(t *testing.T) {
 		exporter.MetricRequests, exporter.MetricInFlight, exporter.MetricUpstreamFailures,
 		exporter.MetricPredictions, exporter.MetricProcessThreads, modelserver.RequestCountMetric,
 	}
+	known = append(known, driftMetrics...)
 	for _, h := range []string{exporter.MetricRequestDuration, exporter.MetricUpstreamDuration, exporter.MetricRequestRows, modelserver.RequestLatencyMetric} {
 		known = append(known, h+"_bucket", h+"_sum", h+"_count")
 	}

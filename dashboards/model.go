@@ -73,6 +73,17 @@ type vizPanel struct {
 	Targets     []query      `json:"targets"`
 	FieldConfig fieldConfig  `json:"fieldConfig"`
 	Options     panelOptions `json:"options"`
+	// Transformations post-process the query results (bar charts merge
+	// their queries into one table); absent for the other panels.
+	Transformations []transformation `json:"transformations,omitempty"`
+}
+
+// transformation is one step of a panel's data transformations, e.g.
+// {"id": "merge", "options": {}}, which joins the tables of several
+// queries on their common columns (the bar charts' "bin").
+type transformation struct {
+	ID      string         `json:"id"`
+	Options map[string]any `json:"options"`
 }
 
 func (p *vizPanel) common() *sdk.CommonPanel { return &p.CommonPanel }
@@ -99,6 +110,12 @@ type query struct {
 	Range bool `json:"range"`
 	// EditorMode "code" opens the query in the PromQL code editor.
 	EditorMode string `json:"editorMode"`
+	// Instant asks for one value per series at the end of the range (bar
+	// charts); left out (false) for range queries.
+	Instant bool `json:"instant,omitempty"`
+	// Format "table" returns a table (one row per series, a column per
+	// label) instead of time series; left out for time series.
+	Format string `json:"format,omitempty"`
 }
 
 // fieldConfig is a panel's field configuration (the sdk has none for stat
@@ -136,8 +153,17 @@ type fieldDefaults struct {
 	Color      sdk.FieldConfigColor `json:"color"`
 	Thresholds sdk.Thresholds       `json:"thresholds"`
 	Mappings   []valueMapping       `json:"mappings"`
-	Custom     *timeseriesCustom    `json:"custom,omitempty"`
+	// Custom is the panel plugin's field options: *timeseriesCustom or
+	// *barchartCustom (none for stat panels).
+	Custom fieldCustom `json:"custom,omitempty"`
 }
+
+// fieldCustom is a panel plugin's fieldConfig.defaults.custom.
+type fieldCustom interface {
+	customOf() string
+}
+
+func (*timeseriesCustom) customOf() string { return "timeseries" }
 
 // valueMapping maps values to display text and color (type "value").
 type valueMapping struct {
@@ -209,3 +235,54 @@ type reduceOptions struct {
 	Calcs  []string `json:"calcs"`
 	Fields string   `json:"fields"`
 }
+
+// The bar chart panel ("barchart"), as Grafana 12 reads it. Fields and
+// defaults follow Grafana's panel schema,
+// public/app/plugins/panel/barchart/panelcfg.cue (Options: common legend,
+// tooltip and text options plus xField, colorByField, orientation,
+// barRadius, xTickLabelRotation, xTickLabelMaxLength, xTickLabelSpacing,
+// stacking, showValue, barWidth, groupWidth, fullHighlight; FieldConfig:
+// the common axis and hideable options plus lineWidth, fillOpacity,
+// gradientMode, thresholdsStyle). Only the fields stackgen sets are
+// declared; Grafana fills the rest with the schema defaults.
+
+// barchartOptions are the bar chart panel's options.
+type barchartOptions struct {
+	// XField is the field whose values label the bars' groups (the "bin"
+	// or "class" column of the merged table).
+	XField string `json:"xField"`
+	// Orientation is "auto", "horizontal" or "vertical".
+	Orientation string `json:"orientation"`
+	// ShowValue is "auto", "always" or "never".
+	ShowValue string `json:"showValue"`
+	// Stacking is "none", "normal" or "percent".
+	Stacking string `json:"stacking"`
+	// GroupWidth (0–1) and BarWidth (0–1) size the groups and their bars.
+	GroupWidth float64 `json:"groupWidth"`
+	BarWidth   float64 `json:"barWidth"`
+	// BarRadius (0–0.5) rounds the bars' corners.
+	BarRadius float64 `json:"barRadius"`
+	// FullHighlight highlights a whole group under the cursor.
+	FullHighlight bool `json:"fullHighlight"`
+	// XTickLabelRotation (-90–90), XTickLabelMaxLength and
+	// XTickLabelSpacing lay out the x axis labels.
+	XTickLabelRotation  int            `json:"xTickLabelRotation"`
+	XTickLabelMaxLength int            `json:"xTickLabelMaxLength"`
+	XTickLabelSpacing   int            `json:"xTickLabelSpacing"`
+	Legend              legendOptions  `json:"legend"`
+	Tooltip             tooltipOptions `json:"tooltip"`
+}
+
+func (*barchartOptions) panelType() string { return "barchart" }
+
+// barchartCustom is the bar chart's fieldConfig.defaults.custom.
+type barchartCustom struct {
+	LineWidth     int      `json:"lineWidth"`
+	FillOpacity   int      `json:"fillOpacity"`
+	GradientMode  string   `json:"gradientMode"`
+	AxisPlacement string   `json:"axisPlacement"`
+	AxisLabel     string   `json:"axisLabel,omitempty"`
+	AxisSoftMin   *float64 `json:"axisSoftMin,omitempty"`
+}
+
+func (*barchartCustom) customOf() string { return "barchart" }
