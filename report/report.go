@@ -45,6 +45,11 @@ type Options struct {
 	// (ServicesError says why).
 	Services      []Service
 	ServicesError string
+	// Grafana is the stack's Grafana, asked for the rule states and firing
+	// history with engine grafana; nil falls back to the rule's value
+	// compared with its threshold (GrafanaSkipped says why on the page).
+	Grafana        *Grafana
+	GrafanaSkipped string
 	// Version is the stackgen version printed in the header.
 	Version string
 	// MaxPoints, Concurrency and QueryTimeout bound the queries (zero: defaults).
@@ -74,6 +79,9 @@ type Report struct {
 	RulesError    string
 	History       []Firing
 	HistoryError  string
+	// HistorySource is where the history comes from (SourceALERTS or
+	// SourceGrafana).
+	HistorySource string
 	Emails        []Email
 	EmailsError   string
 	MailEnabled   bool
@@ -193,8 +201,13 @@ func Collect(ctx context.Context, s *stack.Stack, o Options) (*Report, error) {
 	r.Step = step(o.To.Sub(o.From), o.MaxPoints, s.Prometheus.ScrapeInterval.D())
 	r.Targets, r.TargetsError = targets(ctx, o)
 	r.Dashboards = panelData(ctx, dash, r.Step, o)
-	r.History, r.HistoryError = history(ctx, r.Step, o)
-	r.Rules, r.RulesError = ruleStates(ctx, s, o, r.History, r.Step)
+	if s.Alerting.Engine == stack.EngineGrafana {
+		grafanaAlerts(ctx, s, o, r.Step, r)
+	} else {
+		r.History, r.HistoryError = history(ctx, r.Step, o)
+		r.HistorySource = SourceALERTS
+		r.Rules, r.RulesError = ruleStates(ctx, s, o, r.History, r.Step)
+	}
 	if o.MailURL != "" {
 		r.Emails, r.EmailsError = emails(ctx, o)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"time"
@@ -31,10 +32,17 @@ per panel with data beside it: a header (stack, time range, stackgen version,
 services with image and health, scrape targets with health), every panel of
 every dashboard stackgen renders (the same PromQL, units, thresholds and
 legends) drawn from Prometheus' query_range, the alert rules with state,
-value and active since, the firing history from the ALERTS series, and the
-alert emails the local mail catcher received in the range. The page loads
-nothing from the network (no script, no web font). It needs only Prometheus
-(and the mail catcher for emails): it works with Grafana off.
+value and active since, the firing history, and the alert emails the local
+mail catcher received in the range. Panels sit on Grafana's grid as in the
+dashboards; bar charts are drawn at --to. The page loads nothing from the
+network (no script, no web font). It needs only Prometheus (and the mail
+catcher for emails): it works with Grafana off.
+
+Alert state and history: with engine prometheus from the ALERTS series at
+--to; with engine grafana from Grafana's alerting API (rules endpoint and
+alert state history, as the admin user with
+STACKGEN_GRAFANA_ADMIN_PASSWORD). When Grafana does not answer, the report
+shows each rule's value against its threshold and says why.
 
 --from and --to take RFC 3339 times, Unix seconds, "now", or a duration
 before --to ("-1h", "now-1h"). The same data and a fixed --to give the same
@@ -81,6 +89,7 @@ flags; 1 Prometheus does not answer or the report cannot be written.`,
 			if s.MailCatcherEnabled() {
 				o.MailURL = s.HostURL(s.SMTP.WebPort)
 			}
+			o.Grafana, o.GrafanaSkipped = reportGrafana(s, os.Getenv)
 			if deploy == "" {
 				deploy = s.DefaultDeployDir()
 			}
@@ -110,6 +119,24 @@ flags; 1 Prometheus does not answer or the report cannot be written.`,
 	c.Flags().StringVar(&deploy, "deploy-dir", "", "deploy folder of the running stack (default: deploy/ beside stack.yaml)")
 	c.Flags().BoolVar(&open, "open", false, "open the report in the browser (xdg-open) when there is one")
 	return c
+}
+
+// reportGrafana is the stack's Grafana for engine grafana's rule states
+// and history (its host port, the admin user and
+// STACKGEN_GRAFANA_ADMIN_PASSWORD, the variable the stack hands Grafana),
+// or why it is not asked.
+func reportGrafana(s *stack.Stack, getenv func(string) string) (*report.Grafana, string) {
+	if s.Alerting.Engine != stack.EngineGrafana {
+		return nil, ""
+	}
+	if !s.Grafana.IsEnabled() {
+		return nil, "Grafana is not part of the stack (grafana.enabled: false)"
+	}
+	pw := getenv(stack.EnvGrafanaAdminPassword)
+	if pw == "" {
+		return nil, "not asked: " + stack.EnvGrafanaAdminPassword + " is not set (export the password the stack was started with)"
+	}
+	return report.NewGrafana(s.GrafanaURL(), s.Grafana.AdminUser, pw), ""
 }
 
 // reportServices is the stack's services for the report's header, from the
