@@ -1,0 +1,212 @@
+package drift
+
+import (
+	"bytes"
+	"encoding/csv"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stackgen/stackgen/baseline"
+	"github.com/stackgen/stackgen/internal/testtool"
+	"github.com/stackgen/stackgen/model"
+)
+
+// The false-alarm simulation (issue #11, "Thresholds that know the sample
+// size"): windows of N rows are sampled, with replacement, from the demo
+// model's training data (so their true distribution is the baseline's) and
+// scored with the rendered rules' formulas: PSI per feature and for the
+// class mix against the effective threshold. A window "alarms" when any of
+// the model's distributions is above its threshold — what one evaluation of
+// the feature_drift and prediction_drift alerts sees. A second set of
+// windows shifts one numeric feature by 0.5 standard deviations (detection
+// power). A few windows per N are also fed to promtool, so the rendered
+// rules — not only the Go formulas — score them identically.
+//
+//	go test -run TestFalseAlarmSimulation -v ./drift/                          # 200 windows per N
+//	STACKGEN_DRIFT_SIMULATION=long go test -run TestFalseAlarmSimulation -v ./drift/  # 5,000 per N
+
+// simRows are the demo training rows: feature values and the target class.
+type simRows struct {
+	values [][]float64 // [row][feature]
+	class  []string
+}
+
+func loadSimRows(t *testing.T, b *baseline.Baseline) simRows {
+	t.Helper()
+	recs, err := csv.NewReader(bytes.NewReader(model.GenerateAttritionCSV(model.AttritionRows, model.AttritionSeed))).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := map[string]int{}
+	for i, h := range recs[0] {
+		col[h] = i
+	}
+	var r simRows
+	for _, rec := range recs[1:] {
+		row := make([]float64, len(b.Features))
+		for i, f := range b.Features {
+			v, err := strconv.ParseFloat(rec[col[f.Name]], 64)
+			if err != nil {
+				t.Fatalf("%s: %v", f.Name, err)
+			}
+			row[i] = v
+		}
+		r.values = append(r.values, row)
+		r.class = append(r.class, rec[col[b.Source.Target]])
+	}
+	return r
+}
+
+// sample draws a window of n rows; shift (in standard deviations) is added
+// to feature shiftFeature (index) of every row.
+func sample(rng *rand.Rand, b *baseline.Baseline, rows simRows, n, shiftFeature int, shift float64) window {
+	w := window{features: map[string][]float64{}, classes: map[string]float64{}}
+	for _, f := range b.Features {
+		w.features[f.Name] = make([]float64, len(f.Bins))
+	}
+	for range n {
+		i := rng.IntN(len(rows.values))
+		for j := range b.Features {
+			f := &b.Features[j]
+			v := rows.values[i][j]
+			if j == shiftFeature {
+				v += shift * f.Std
+			}
+			bin, _ := f.NumericBin(v)
+			w.features[f.Name][bin]++
+		}
+		w.classes[rows.class[i]]++
+	}
+	return w
+}
+
+// alarms returns the distributions of w above their effective threshold
+// with at least min_samples rows (scored as the rules and alerts do), and
+// those above the fixed threshold alone.
+func alarms(sp Spec, w window) (adaptive, fixed []string) {
+	e := expect(sp, w)
+	for _, f := range sp.Baseline.Features {
+		if e.rows[f.Name] >= float64(sp.MinSamples) && e.psi[f.Name] > e.threshold[f.Name] {
+			adaptive = append(adaptive, f.Name)
+		}
+		if e.psi[f.Name] > sp.Threshold {
+			fixed = append(fixed, f.Name)
+		}
+	}
+	if e.hasPred && e.predRows >= float64(sp.MinSamples) && e.predPSI > e.predThr {
+		adaptive = append(adaptive, "prediction")
+	}
+	if e.hasPred && e.predPSI > sp.Threshold {
+		fixed = append(fixed, "prediction")
+	}
+	return adaptive, fixed
+}
+
+func TestFalseAlarmSimulation(t *testing.T) {
+	b, err := model.DefaultBaseline()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp := Spec{Model: "demo", Window: 10 * time.Minute, Baseline: b}.withDefaults()
+	rows := loadSimRows(t, b)
+	windows := 200
+	if os.Getenv("STACKGEN_DRIFT_SIMULATION") == "long" {
+		windows = 5000
+	}
+	shifted := 0 // age: 0.5 sd is ≈ 4.3 years
+	rng := rand.New(rand.NewPCG(11, 2026))
+
+	type result struct {
+		n                          int
+		calmAdaptive, calmFixed    float64
+		power, powerFixed, meanPSI float64
+		threshold                  float64
+	}
+	var table []result
+	var viaPromtool []window
+	for _, n := range []int{100, sp.MinSamples, 500, 1000, 2000, 5000} {
+		r := result{n: n}
+		tenBins := b.Features[1] // monthly_income: 10 bins
+		score := sp
+		if n < sp.MinSamples {
+			// No alert fires below min_samples; show what the bare
+			// thresholds would do.
+			score.MinSamples = 1
+		}
+		for i := range windows {
+			w := sample(rng, b, rows, n, -1, 0)
+			a, fx := alarms(score, w)
+			if len(a) > 0 {
+				r.calmAdaptive++
+			}
+			if len(fx) > 0 {
+				r.calmFixed++
+			}
+			psi, _, _ := PSI(w.features[tenBins.Name], ratios(tenBins.Bins))
+			r.meanPSI += psi
+			d := sample(rng, b, rows, n, shifted, 0.5)
+			da, dfx := alarms(score, d)
+			if containsStr(da, b.Features[shifted].Name) {
+				r.power++
+			}
+			if containsStr(dfx, b.Features[shifted].Name) {
+				r.powerFixed++
+			}
+			if i < 2 && n >= sp.MinSamples {
+				w.name = fmt.Sprintf("calm window %d of %d rows", i, n)
+				d.name = fmt.Sprintf("shifted window %d of %d rows", i, n)
+				viaPromtool = append(viaPromtool, w, d)
+			}
+		}
+		k := float64(windows)
+		r.calmAdaptive, r.calmFixed, r.power, r.powerFixed, r.meanPSI = r.calmAdaptive/k, r.calmFixed/k, r.power/k, r.powerFixed/k, r.meanPSI/k
+		r.threshold = Threshold(sp.Threshold, sp.Quantile(), len(tenBins.Bins), float64(n), baselineRows(b, tenBins.Bins))
+		table = append(table, r)
+	}
+
+	var md strings.Builder
+	fmt.Fprintf(&md, "%d windows per N, demo baseline (M = %d rows, %d features + class mix, q = %.6f)\n\n", windows, b.Rows, len(b.Features), sp.Quantile())
+	md.WriteString("| rows N | mean calm PSI (10 bins) | effective threshold (10 bins) | false alarms, adaptive (any feature or class mix) | false alarms, fixed 0.2 | power, 0.5 sd shift of age, adaptive | power, fixed 0.2 |\n|---|---|---|---|---|---|---|\n")
+	for _, r := range table {
+		fmt.Fprintf(&md, "| %d | %.3f | %.3f | %.1f %% | %.1f %% | %.1f %% | %.1f %% |\n", r.n, r.meanPSI, r.threshold, 100*r.calmAdaptive, 100*r.calmFixed, 100*r.power, 100*r.powerFixed)
+	}
+	t.Logf("\n%s", md.String())
+
+	for _, r := range table {
+		if r.n >= sp.MinSamples && r.calmAdaptive > 0.01 {
+			t.Errorf("N=%d: %.1f %% of calm windows alarm, want at most 1 %%", r.n, 100*r.calmAdaptive)
+		}
+	}
+	// Negative control: the same scoring must see the shift at large N, so
+	// a scoring that never alarms cannot pass.
+	if last := table[len(table)-1]; last.power < 0.5 {
+		t.Errorf("N=%d: the 0.5 sd shift alarms in only %.1f %% of windows", last.n, 100*last.power)
+	}
+
+	promtool := testtool.Path(t, "apt-get install prometheus", "promtool")
+	if out, ok := runPromtool(t, promtool, sp, promtoolTest(sp, viaPromtool, 0)); !ok {
+		t.Fatalf("the rendered rules score the simulated windows differently:\n%s", out)
+	}
+}
+
+func ratios(bins []baseline.Bin) []float64 {
+	out := make([]float64, len(bins))
+	for i, b := range bins {
+		out[i] = b.Ratio
+	}
+	return out
+}
+
+func containsStr(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
