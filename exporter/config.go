@@ -22,6 +22,18 @@
 //	upstream_failures_total{cause}                       counter, cause timeout (504) | refused (502) | bad_response (502) | client_gone (recorded as code 499)
 //	model_predictions_total{class}                       counter, at most Config.MaxClasses classes, then "other"
 //	model_request_rows                                   histogram of input rows per inference request
+//
+// With Config.Baseline (drift on; see drift.go), also:
+//
+//	model_feature_bin_total{feature,bin}                 counter, every bin of every baseline feature from 0
+//	model_feature_missing_total{feature}                 counter, absent / null / NaN values
+//	model_feature_out_of_range_total{feature}            counter, outside the training range, or not a number in a numeric feature
+//	model_feature_baseline_ratio{feature,bin}            gauge, expected share from the baseline
+//	model_prediction_baseline_ratio{class}               gauge, expected class share (class baselines)
+//	model_prediction_value                               histogram, numeric predictions by the baseline's edges (value baselines)
+//	model_prediction_confidence                          histogram, top-class probability of probability answers
+//	model_prediction_confidence_baseline                 gauge, the baseline's mean top-class probability (when known)
+//
 //	process_threads                                      gauge (OS threads; Go's process collector has none)
 //	process_* and go_*                                   the standard client_golang collectors
 //
@@ -58,6 +70,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/stackgen/stackgen/baseline"
 )
 
 // Kind names the protocol the upstream model server speaks.
@@ -156,6 +170,15 @@ type Config struct {
 	// TLSClientConfig, when set, is used for https upstreams (its NextProtos
 	// is overridden: the proxy speaks HTTP/1.1). Default: system roots.
 	TLSClientConfig *tls.Config
+	// Baseline, when set, turns drift counting on: every input row's feature
+	// values are counted into the baseline's bins
+	// (model_feature_bin_total{feature,bin}, model_feature_missing_total,
+	// model_feature_out_of_range_total), its expected shares exported
+	// (model_feature_baseline_ratio, model_prediction_baseline_ratio), and
+	// predictions observed in model_prediction_value (value kind) and
+	// model_prediction_confidence. nil means drift off. Label values come
+	// only from the baseline, so cardinality is bounded by it.
+	Baseline *baseline.Baseline
 	// Logf, when set, receives one line per lifecycle event (listening,
 	// draining). Requests are not logged.
 	Logf func(format string, args ...any)
@@ -238,6 +261,11 @@ func (c Config) resolve() (*resolved, error) {
 		c.Buckets = slices.Clone(DefaultBuckets)
 	} else if err := checkBuckets(c.Buckets); err != nil {
 		return nil, fmt.Errorf("buckets: %w", err)
+	}
+	if c.Baseline != nil {
+		if err := c.Baseline.Validate(); err != nil {
+			return nil, fmt.Errorf("baseline: %w", err)
+		}
 	}
 	if c.Upstream == "" {
 		return nil, errors.New("upstream URL is required")

@@ -246,6 +246,7 @@ type metrics struct {
 	tableMu sync.Mutex
 
 	classes classCache
+	drift   *driftMetrics // nil when Config.Baseline is nil (drift off)
 }
 
 // newMetrics builds the registry and every series the exporter serves, from
@@ -312,26 +313,37 @@ func newMetrics(rc *resolved, customPredict string) *metrics {
 	// The successful-prediction series exist at 0 from the start, so a fresh
 	// stack's request-rate and latency panels show 0, not "No data".
 	m.child(routePredict, methodOf("POST"), 200)
+	if rc.Baseline != nil {
+		m.drift = newDriftMetrics(m.reg, rc.Baseline, &m.classes)
+	}
 	return m
 }
 
-// observe records one served request.
-// request accounts an inference request body: its input rows. This is the
-// one place the request path hands a body to the metrics; what is counted
-// from it (rows, and later feature values) lives on this side.
+// request accounts an inference request body: its input rows and, with a
+// baseline, every row's feature values (drift_rows.go). This is the one
+// place the request path hands a body to the metrics; what is counted from
+// it lives on this side.
 func (m *metrics) request(body []byte, csv bool) {
 	if n := countRows(body, csv); n >= 0 {
 		m.rows.Observe(float64(n))
 	}
-}
-
-// answer accounts an inference answer body: its predicted classes.
-func (m *metrics) answer(body []byte) {
-	if len(body) > 0 {
-		eachPrediction(body, m.classes.inc)
+	if m.drift != nil {
+		m.drift.request(body, csv)
 	}
 }
 
+// answer accounts an inference answer body: its predicted classes and, with
+// a baseline, prediction values and confidence (drift_answer.go).
+func (m *metrics) answer(body []byte) {
+	if len(body) > 0 {
+		eachPrediction(body, m.classes.inc)
+		if m.drift != nil {
+			m.drift.answer(body, &m.classes)
+		}
+	}
+}
+
+// observe records one served request.
 func (m *metrics) observe(route, method, code int, seconds float64) {
 	c := m.child(route, method, code)
 	c.count.Inc()
@@ -404,6 +416,16 @@ func (c *classCache) inc(raw []byte, str, escaped bool) {
 		return
 	}
 	c.slow(raw, str, escaped).Inc()
+}
+
+// preset creates the series of a known class (the baseline's classes) at 0,
+// within the class cap.
+func (c *classCache) preset(label string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.label[label]; !ok && len(c.label) < c.max {
+		c.label[label] = c.vec.WithLabelValues(label)
+	}
 }
 
 func (c *classCache) slow(raw []byte, str, escaped bool) prometheus.Counter {

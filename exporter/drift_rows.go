@@ -1,0 +1,339 @@
+package exporter
+
+import (
+	"bytes"
+	"encoding/json"
+)
+
+// Request side of drift: every input row's feature values, in every request
+// format the exporter recognises, are counted into the baseline's bins.
+//
+//	MLflow     {"dataframe_split": {"columns": [..], "data": [[..], ..]}}  (no columns: positional)
+//	           {"dataframe_records": [{col: v, ..}, ..]}
+//	           {"instances": [..rows..]}, {"inputs": [..rows..]}, a bare [..rows..]
+//	           {"inputs": {col: [..values..], ..}}  (columnar; a scalar is one row)
+//	           CSV (header row names the columns)
+//	TF Serving {"instances": [..rows..]}, {"inputs": {col: [..]}} or {"inputs": [..rows..]}
+//
+// A row is an object (values by column name), a list (values by position in
+// baseline.Columns, or in dataframe_split's columns) or a scalar (the first
+// column). Unknown columns are skipped without being looked at; a
+// positional row is not scanned past its last baseline column.
+
+// jsonValue counts the JSON value at b[v:end] in feature fi.
+func (d *driftMetrics) jsonValue(s *driftScratch, fi int, b []byte, v, end int) {
+	f := &d.feats[fi]
+	raw := b[v:end]
+	switch c := raw[0]; {
+	case c == '"':
+		str := raw[1 : len(raw)-1]
+		if bytes.IndexByte(str, '\\') >= 0 { // rare: unescape (allocates)
+			u, err := unquoteJSON(str)
+			if err != nil {
+				s.add(f.outOfRangeSlot())
+				return
+			}
+			str = []byte(u)
+		}
+		d.text(s, fi, str)
+	case c == '{' || c == '[':
+		s.add(f.outOfRangeSlot()) // not a scalar: never binned
+	case string(raw) == "null" || string(raw) == "NaN":
+		s.add(f.missingSlot())
+	case f.numeric && (c == 't' || c == 'f'):
+		s.add(f.outOfRangeSlot())
+	default: // number, boolean, or a bare token such as Infinity
+		d.text(s, fi, raw)
+	}
+}
+
+// mark records that feature fi has a value in the current row; false when it
+// already had one (a repeated key counts once).
+func (s *driftScratch) mark(fi int) bool {
+	if s.seen[fi] {
+		return false
+	}
+	s.seen[fi] = true
+	return true
+}
+
+// request counts the feature values of every row of a request body. Nothing
+// is counted unless the whole body parsed.
+func (d *driftMetrics) request(body []byte, csv bool) {
+	s := d.begin()
+	var ok bool
+	if csv {
+		ok = d.csvRows(s, body)
+	} else {
+		ok = d.jsonRows(s, body)
+	}
+	d.commit(s, ok)
+}
+
+func (d *driftMetrics) jsonRows(s *driftScratch, b []byte) bool {
+	i := skipWS(b, 0)
+	end := skipValue(b, i)
+	if end < 0 || skipWS(b, end) != len(b) {
+		return false
+	}
+	if b[i] == '[' {
+		return d.rowList(s, b, i, d.pos)
+	}
+	if b[i] != '{' {
+		return false
+	}
+	ok := false
+	eachKey(b, i, func(key []byte, v int) bool {
+		switch string(key) {
+		case "dataframe_split":
+			ok = d.split(s, b, v)
+		case "dataframe_records", "instances":
+			ok = d.rowList(s, b, v, d.pos)
+		case "inputs":
+			if v < len(b) && b[v] == '{' {
+				ok = d.columnar(s, b, v)
+			} else {
+				ok = d.rowList(s, b, v, d.pos)
+			}
+		default:
+			return true
+		}
+		return false
+	})
+	return ok
+}
+
+// rowList counts the rows of the list at i (objects, lists positional by
+// cols, or scalars as the first column).
+func (d *driftMetrics) rowList(s *driftScratch, b []byte, i int, cols []colFeat) bool {
+	if i >= len(b) || b[i] != '[' {
+		return false
+	}
+	ok := true
+	end := eachElem(b, i, func(r int) bool {
+		switch b[r] {
+		case '{':
+			ok = d.rowObject(s, b, r)
+		case '[':
+			ok = d.rowPositional(s, b, r, cols)
+		default:
+			e := skipValue(b, r)
+			if e < 0 {
+				ok = false
+			} else if len(cols) > 0 && cols[0].col == 0 && s.mark(cols[0].feat) {
+				d.jsonValue(s, cols[0].feat, b, r, e)
+			}
+		}
+		d.endRow(s)
+		return ok
+	})
+	return ok && end >= 0
+}
+
+// rowObject counts one row given as {column: value}.
+func (d *driftMetrics) rowObject(s *driftScratch, b []byte, i int) bool {
+	ok := true
+	done := false
+	eachKeyEnd(b, i, func(key []byte, v int) bool {
+		e := skipValue(b, v)
+		if e < 0 {
+			ok = false
+			return false
+		}
+		fi := d.lookup(key)
+		if fi < 0 && bytes.IndexByte(key, '\\') >= 0 { // rare: escaped key
+			if k, err := unquoteJSON(key); err == nil {
+				fi = d.lookupString(k)
+			}
+		}
+		if fi >= 0 && s.mark(fi) {
+			d.jsonValue(s, fi, b, v, e)
+		}
+		return true
+	}, &done)
+	return ok && done
+}
+
+// rowPositional counts one row given as a list: element cols[k].col is
+// feature cols[k].feat (cols sorted by col). Elements past the last mapped
+// column are not scanned.
+func (d *driftMetrics) rowPositional(s *driftScratch, b []byte, i int, cols []colFeat) bool {
+	j, k := 0, 0
+	ok, stopped := true, false
+	end := eachElem(b, i, func(v int) bool {
+		if k >= len(cols) {
+			stopped = true
+			return false
+		}
+		if cols[k].col == j {
+			e := skipValue(b, v)
+			if e < 0 {
+				ok = false
+				return false
+			}
+			if s.mark(cols[k].feat) {
+				d.jsonValue(s, cols[k].feat, b, v, e)
+			}
+			k++
+		}
+		j++
+		return true
+	})
+	// Past the last mapped column the rest of the row is not scanned; its
+	// extent is checked by the caller's skipValue.
+	return ok && (stopped || end >= 0)
+}
+
+// split counts a dataframe_split object: "columns" names the positions
+// (baseline.Columns order without it), "data" holds the rows.
+func (d *driftMetrics) split(s *driftScratch, b []byte, i int) bool {
+	if i >= len(b) || b[i] != '{' {
+		return false
+	}
+	data, hasCols := -1, false
+	eachKey(b, i, func(key []byte, v int) bool {
+		switch string(key) {
+		case "columns":
+			hasCols = true
+			s.cols = s.cols[:0]
+			j := 0
+			if eachElem(b, v, func(c int) bool {
+				if b[c] == '"' {
+					if e := skipValue(b, c); e > c {
+						if fi := d.lookup(b[c+1 : e-1]); fi >= 0 && s.mark(fi) {
+							s.cols = append(s.cols, colFeat{j, fi})
+						}
+					}
+				}
+				j++
+				return true
+			}) < 0 {
+				data = -2 // malformed columns: count nothing
+			}
+			clear(s.seen)
+		case "data":
+			if data != -2 {
+				data = v
+			}
+		}
+		return data != -2
+	})
+	if data < 0 {
+		return false
+	}
+	cols := d.pos
+	if hasCols {
+		cols = s.cols
+	}
+	return d.rowList(s, b, data, cols)
+}
+
+// columnar counts {"inputs": {column: [values..]}}: value r of a column is
+// row r's. Rows = the longest column; a feature absent from the object, or
+// with a shorter list, is missing in the rows it lacks.
+func (d *driftMetrics) columnar(s *driftScratch, b []byte, i int) bool {
+	rows := 0
+	ok := true
+	eachKey(b, i, func(_ []byte, v int) bool {
+		n := 1 // a scalar is one row
+		if v < len(b) && b[v] == '[' {
+			if n, _ = countArray(b, v); n < 0 {
+				ok = false
+				return false
+			}
+		}
+		rows = max(rows, n)
+		return true
+	})
+	if !ok {
+		return false
+	}
+	eachKey(b, i, func(key []byte, v int) bool {
+		fi := d.lookup(key)
+		if fi < 0 || !s.mark(fi) {
+			return true
+		}
+		n := 0
+		if v < len(b) && b[v] == '[' {
+			eachElem(b, v, func(e int) bool {
+				if end := skipValue(b, e); end > e {
+					d.jsonValue(s, fi, b, e, end)
+					n++
+				}
+				return true
+			})
+		} else if end := skipValue(b, v); end > v {
+			d.jsonValue(s, fi, b, v, end)
+			n++
+		}
+		for ; n < rows; n++ {
+			s.add(d.feats[fi].missingSlot())
+		}
+		return true
+	})
+	for fi := range s.seen {
+		if !s.seen[fi] {
+			for r := 0; r < rows; r++ {
+				s.add(d.feats[fi].missingSlot())
+			}
+		}
+		s.seen[fi] = false
+	}
+	s.rows += rows
+	return true
+}
+
+// eachKeyEnd is eachKey that also reports, in *done, whether the object was
+// walked to its closing brace.
+func eachKeyEnd(b []byte, i int, fn func(key []byte, v int) bool, done *bool) {
+	*done = false
+	if i >= len(b) || b[i] != '{' {
+		return
+	}
+	i = skipWS(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		*done = true
+		return
+	}
+	for i < len(b) && b[i] == '"' {
+		end := skipValue(b, i)
+		if end < 0 {
+			return
+		}
+		key := b[i+1 : end-1]
+		i = skipWS(b, end)
+		if i >= len(b) || b[i] != ':' {
+			return
+		}
+		v := skipWS(b, i+1)
+		if !fn(key, v) {
+			return
+		}
+		i = skipValue(b, v)
+		if i < 0 {
+			return
+		}
+		i = skipWS(b, i)
+		if i >= len(b) {
+			return
+		}
+		switch b[i] {
+		case '}':
+			*done = true
+			return
+		case ',':
+			i = skipWS(b, i+1)
+		default:
+			return
+		}
+	}
+}
+
+// unquoteJSON decodes the content of a JSON string that holds escapes.
+func unquoteJSON(inner []byte) (string, error) {
+	q := make([]byte, 0, len(inner)+2)
+	q = append(append(append(q, '"'), inner...), '"')
+	var u string
+	err := json.Unmarshal(q, &u)
+	return u, err
+}
