@@ -14,6 +14,7 @@ import (
 	"github.com/stackgen/stackgen/alerting"
 	"github.com/stackgen/stackgen/compose"
 	"github.com/stackgen/stackgen/dashboards"
+	"github.com/stackgen/stackgen/drift"
 	"github.com/stackgen/stackgen/grafana"
 	"github.com/stackgen/stackgen/prometheus"
 	"github.com/stackgen/stackgen/stack"
@@ -54,6 +55,7 @@ func renderers() []renderer {
 		}},
 		{"alerting", func(s *stack.Stack, _ string) (map[string][]byte, error) { return alerting.Render(s) }},
 		{"tfserving", func(s *stack.Stack, _ string) (map[string][]byte, error) { return tfserving.Render(s) }},
+		{"drift", drift.Render},
 	}
 }
 
