@@ -131,6 +131,18 @@ func knownCatalog(s *stack.Stack) catalog {
 	// client_golang's process collector, exported from the first scrape on.
 	add(by, exp, "process_cpu_seconds_total", "process_resident_memory_bytes", "process_virtual_memory_bytes",
 		"process_open_fds", "process_max_fds", "process_start_time_seconds")
+	// Drift: the exporter creates its drift series (bins, missing, out of
+	// range, baseline ratios) at start, so they are checked like any
+	// exported metric. The recording rules' series exist only once the
+	// drift window holds rows: a model's PSI, shares and thresholds wait
+	// for traffic. They carry the model label but no job; the job here
+	// ties them to the exporter targets a model matcher selects.
+	for _, m := range s.Models {
+		if m.DriftEnabled() {
+			add("Prometheus' drift recording rules, once the drift window holds input rows", exp, driftRecorded...)
+			break
+		}
+	}
 	for _, m := range s.Models {
 		if m.ExportsTFServingMetrics() {
 			const tf = "the model server (TF Serving metrics)"
@@ -141,6 +153,14 @@ func knownCatalog(s *stack.Stack) catalog {
 		}
 	}
 	return c
+}
+
+// driftRecorded are the drift recording rules' series.
+var driftRecorded = []string{
+	stack.RecFeatureBinRows, stack.RecFeatureRows, stack.RecFeatureBinShare, stack.RecFeatureBinPSI,
+	stack.RecFeaturePSI, stack.RecFeaturePSIThreshold,
+	stack.RecPredictionRows, stack.RecPredictionClassShare, stack.RecPredictionClassPSI,
+	stack.RecPredictionPSI, stack.RecPredictionPSIThreshold, stack.RecPredictionConfidenceMean,
 }
 
 // liveMetrics is what Prometheus knows about metric names.
