@@ -47,6 +47,7 @@ type loadOpts struct {
 	headers     []string
 	insecure    bool
 	quiet       bool
+	shifts      []string
 }
 
 func newLoadCmd() *cobra.Command {
@@ -81,13 +82,24 @@ skips that for a test server with a self-signed certificate.
 --error-ratio X sends the demo model's invalid payload for a fraction X of the
 requests, spread evenly, to exercise error-rate alerts.
 
+When the model has drift configured in stack.yaml (models[].drift) and no
+--payload is given, the rows are sampled from its baseline: 1,024 bodies of two
+rows each are generated before the run (every feature drawn bin by bin with the
+baseline's shares, so the PSI of calm traffic is about 0) and sent in turn.
+--shift drifts one feature of those rows, so a demo can show the drift alert
+(repeatable, one per feature):
+  FEATURE=+2sd   add 2 training standard deviations (numeric; -1sd moves down)
+  FEATURE=*1.5   multiply by 1.5 (numeric)
+  FEATURE=VALUE  every row gets VALUE (a category, or a number)
+
 Without -n or --duration the run lasts 10s. Ctrl-C stops and prints the
 summary so far. Exit status 1 when no request succeeded, 2 for bad flags.`,
 		Example: `  stackgen load --duration 1m -c 8
   stackgen load --rate 50 --duration 20m --shape spike
   stackgen load --url http://127.0.0.1:8000/predict --payload req.json -n 10000 --output json
   stackgen load --url https://model.example.com/invocations -H "Authorization: Bearer $TOKEN"
-  stackgen load --rate 20 --error-ratio 0.2 --duration 5m`,
+  stackgen load --rate 20 --error-ratio 0.2 --duration 5m
+  stackgen load -f stack.yaml --rate 20 --duration 15m --shift age=+2sd`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runLoad(cmd, o) },
 	}
@@ -112,6 +124,7 @@ summary so far. Exit status 1 when no request succeeded, 2 for bad flags.`,
 	f.StringArrayVarP(&o.headers, "header", "H", nil, `extra request header "Name: value" (repeatable)`)
 	f.BoolVar(&o.insecure, "insecure", false, "skip TLS certificate verification (test servers with self-signed certificates)")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress output")
+	f.StringArrayVar(&o.shifts, "shift", nil, "drift a feature of the rows sampled from the model's drift baseline: FEATURE=+2sd, FEATURE=*1.5 or FEATURE=VALUE (repeatable)")
 	_ = f.MarkHidden("http-client")
 	return cmd
 }
@@ -197,11 +210,27 @@ func (o *loadOpts) config(cmd *cobra.Command) (loadgen.Config, error) {
 		return cfg, exitf(2, "load: --shape %s spreads over the run's duration: give --duration instead of -n", shape)
 	}
 
-	target, protocol, err := o.target()
+	target, m, err := o.target()
 	if err != nil {
 		return cfg, err
 	}
-	body, ctype, err := o.body(protocol)
+	protocol := ""
+	if m != nil {
+		protocol = m.Protocol
+	}
+	var (
+		body   []byte
+		bodies [][]byte
+		ctype  string
+	)
+	if m != nil && m.DriftEnabled() && o.payload == "" {
+		bodies, ctype, err = o.sampled(m)
+	} else {
+		if len(o.shifts) > 0 {
+			return cfg, exitf(2, "load: --shift drifts rows sampled from a model's drift baseline: %s", o.whyNoSampling(m))
+		}
+		body, ctype, err = o.body(protocol)
+	}
 	if err != nil {
 		return cfg, err
 	}
@@ -209,6 +238,7 @@ func (o *loadOpts) config(cmd *cobra.Command) (loadgen.Config, error) {
 		URL:         target,
 		Headers:     headers,
 		Body:        body,
+		Bodies:      bodies,
 		ContentType: ctype,
 		ErrorRatio:  o.errorRatio,
 		Requests:    o.requests,
@@ -239,49 +269,103 @@ func shapeRateMeaning(s loadgen.Shape) string {
 }
 
 // target resolves the URL: --url, or the chosen model's exporter /predict in
-// stack.yaml. It also returns the model's protocol ("" with --url).
-func (o *loadOpts) target() (url, protocol string, err error) {
+// stack.yaml. It also returns the model (nil with --url).
+func (o *loadOpts) target() (url string, m *stack.Model, err error) {
 	if o.url != "" {
 		if o.file != "" {
-			return "", "", exitf(2, "load: give -f or --url, not both")
+			return "", nil, exitf(2, "load: give -f or --url, not both")
 		}
 		if o.model != "" {
-			return "", "", exitf(2, "load: --model picks a model of stack.yaml; it cannot be used with --url")
+			return "", nil, exitf(2, "load: --model picks a model of stack.yaml; it cannot be used with --url")
 		}
 		if _, err := loadgen.CheckURL(o.url); err != nil {
-			return "", "", exitf(2, "load: --url: %w", err)
+			return "", nil, exitf(2, "load: --url: %w", err)
 		}
-		return o.url, "", nil
+		return o.url, nil, nil
 	}
 	path := o.file
 	if path == "" {
 		path = "stack.yaml"
 		if _, err := os.Stat(path); err != nil {
-			return "", "", exitf(2, "load: no target: pass --url URL, or -f stack.yaml (there is no ./stack.yaml)")
+			return "", nil, exitf(2, "load: no target: pass --url URL, or -f stack.yaml (there is no ./stack.yaml)")
 		}
 	}
 	st, err := loadStack(path)
 	if err != nil {
 		var probs stack.Problems
 		if errors.As(err, &probs) || errors.Is(err, fs.ErrNotExist) {
-			return "", "", exitf(2, "load: %w", err) // bad input, like a bad flag
+			return "", nil, exitf(2, "load: %w", err) // bad input, like a bad flag
 		}
-		return "", "", fmt.Errorf("load: %w", err)
+		return "", nil, fmt.Errorf("load: %w", err)
 	}
 	if len(st.Models) == 0 {
-		return "", "", exitf(2, "load: %s declares no model", path)
+		return "", nil, exitf(2, "load: %s declares no model", path)
 	}
-	m := &st.Models[0]
+	m = &st.Models[0]
 	if o.model != "" {
 		if m = st.Model(o.model); m == nil {
 			names := make([]string, len(st.Models))
 			for i := range st.Models {
 				names[i] = st.Models[i].Name
 			}
-			return "", "", exitf(2, "load: %s has no model %q (models: %s)", path, o.model, strings.Join(names, ", "))
+			return "", nil, exitf(2, "load: %s has no model %q (models: %s)", path, o.model, strings.Join(names, ", "))
 		}
 	}
-	return st.PredictURL(*m), m.Protocol, nil
+	return st.PredictURL(*m), m, nil
+}
+
+// whyNoSampling says why the rows of this run are not sampled from a
+// baseline (m is nil with --url).
+func (o *loadOpts) whyNoSampling(m *stack.Model) string {
+	switch {
+	case m == nil:
+		return "use -f stack.yaml with a model that has drift configured instead of --url"
+	case o.payload != "":
+		return "it cannot be used with --payload"
+	default:
+		return fmt.Sprintf("model %q has no drift configured; add `drift: {}` (kind demo) or `drift: {baseline: FILE}` to it in stack.yaml", m.Name)
+	}
+}
+
+// sampled pre-generates the bodies of a model with drift: rows sampled from
+// its baseline (shifted by --shift), columns it does not profile taken from
+// the demo model's example row, in MLflow's dataframe_split or, for TF
+// Serving, the instances row format.
+func (o *loadOpts) sampled(m *stack.Model) ([][]byte, string, error) {
+	format := o.format
+	if format == "" {
+		format = loadgen.SampleDataframeSplit
+		if m.Protocol == stack.ProtocolTFServing {
+			format = loadgen.SampleInstances
+		}
+	}
+	if format != loadgen.SampleDataframeSplit && format != loadgen.SampleInstances {
+		return nil, "", exitf(2, "load: --format %s: rows sampled from model %q's drift baseline are sent as %s or %s", format, m.Name,
+			loadgen.SampleDataframeSplit, loadgen.SampleInstances)
+	}
+	var shifts []loadgen.Shift
+	for _, s := range o.shifts {
+		sh, err := loadgen.ParseShift(s)
+		if err != nil {
+			return nil, "", exitf(2, "load: --shift %w", err)
+		}
+		shifts = append(shifts, sh)
+	}
+	example := map[string]float64{}
+	dm := model.Default()
+	row := model.ExampleRows(dm)[0]
+	for i, name := range dm.Features {
+		example[name] = row[i]
+	}
+	pool, err := loadgen.SamplePool(m.Drift.Baseline, loadgen.SampleOptions{Format: format, Example: example, Shifts: shifts, Seed: 1})
+	if err != nil {
+		return nil, "", exitf(2, "load: model %q: %w", m.Name, err)
+	}
+	ct := model.ContentTypeJSON
+	if o.contentType != "" {
+		ct = o.contentType
+	}
+	return pool, ct, nil
 }
 
 // body returns the request body and its content type: --payload, or the
