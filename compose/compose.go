@@ -287,7 +287,16 @@ func (b *builder) exporter(m stack.Model) {
 		"--body-timeout", e.BodyTimeout.D().String(),
 		"--max-in-flight", strconv.Itoa(e.MaxInFlight),
 	)
+	if m.DriftEnabled() {
+		args = append(args, "--baseline", stack.ExporterBaselinePath)
+	}
 	svc := b.stackgenService(m.ExporterService(), stack.RoleExporter, m.Name, args...)
+	if m.DriftEnabled() {
+		// The drift renderer writes the model's baseline into the deploy folder.
+		svc.Volumes = append(svc.Volumes, types.ServiceVolumeConfig{
+			Type: types.VolumeTypeBind, Source: "./" + m.BaselineFile(), Target: stack.ExporterBaselinePath, ReadOnly: true,
+		})
+	}
 	svc.Ports = b.port(m.ExporterPort, stack.ExporterContainerPort)
 	svc.HealthCheck = stackgenHealth(stack.ExporterContainerPort, "/readyz")
 	if m.HasServer() {
