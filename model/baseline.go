@@ -8,9 +8,6 @@ import (
 	"github.com/stackgen/stackgen/baseline"
 )
 
-// DefaultTarget is the label column of the embedded data set.
-const DefaultTarget = "attrition"
-
 //go:embed data/baseline.json
 var defaultBaselineJSON []byte
 
@@ -19,7 +16,7 @@ var defaultBaselineJSON []byte
 // attrition` writes. go generate ./model/ stores it as data/baseline.json.
 func BaselineOf(csv []byte) ([]byte, error) {
 	b, err := baseline.Compute(bytes.NewReader(csv), baseline.Options{
-		Target: DefaultTarget, File: "attrition.csv", CreatedBy: "stackgen (go generate ./model/)",
+		Target: AttritionTarget, File: "attrition.csv", CreatedBy: "stackgen (go generate ./model/)",
 	})
 	if err != nil {
 		return nil, fmt.Errorf("model: demo baseline: %w", err)
