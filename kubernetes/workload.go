@@ -1,6 +1,8 @@
 package kubernetes
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"sort"
 	"strconv"
@@ -68,6 +70,24 @@ func (b *builder) model(m stack.Model) error {
 	if err != nil {
 		return err
 	}
+	var podAnnotations map[string]string
+	if m.DriftEnabled() {
+		cm, err := b.baselineConfig(m)
+		if err != nil {
+			return err
+		}
+		// A changed baseline changes the pod template, so `kubectl apply`
+		// restarts the exporter, which reads the file at start.
+		sum := sha256.Sum256([]byte(cm.Data[baselineKey]))
+		podAnnotations = map[string]string{AnnotationBaseline: hex.EncodeToString(sum[:])}
+		b.add(m.Name+"-baseline-configmap.yaml", cm)
+		volumes = append(volumes, corev1.Volume{Name: baselineVolume, VolumeSource: corev1.VolumeSource{
+			ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: m.Name + baselineSuffix}},
+		}})
+		exp.VolumeMounts = append(exp.VolumeMounts, corev1.VolumeMount{
+			Name: baselineVolume, MountPath: stack.ExporterBaselinePath, SubPath: baselineKey, ReadOnly: true,
+		})
+	}
 	containers = append(containers, exp)
 
 	labels := b.labels(m.Name, "model")
@@ -78,7 +98,7 @@ func (b *builder) model(m stack.Model) error {
 			Replicas: ptr(int32(max(m.Replicas, 1))),
 			Selector: &metav1.LabelSelector{MatchLabels: b.selectorLabels(m)},
 			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				ObjectMeta: metav1.ObjectMeta{Labels: labels, Annotations: podAnnotations},
 				Spec: corev1.PodSpec{
 					Containers:                    containers,
 					Volumes:                       volumes,
@@ -197,13 +217,17 @@ func exporterArgs(s *stack.Stack, m stack.Model, upstream string) []string {
 	if m.Protocol == stack.ProtocolCustom {
 		args = append(args, "--predict-path", m.PredictPath, "--health-path", m.HealthPath)
 	}
-	return append(args,
+	args = append(args,
 		"--buckets", strings.Join(buckets, ","),
 		"--timeout", e.Timeout.D().String(),
 		"--max-body", strconv.FormatInt(e.MaxBody, 10),
 		"--body-timeout", e.BodyTimeout.D().String(),
 		"--max-in-flight", strconv.Itoa(e.MaxInFlight),
 	)
+	if m.DriftEnabled() {
+		args = append(args, "--baseline", stack.ExporterBaselinePath)
+	}
+	return args
 }
 
 func httpProbe(port, path string, period, failures, delay int32) *corev1.Probe {
@@ -251,6 +275,36 @@ func requirements(r stack.Resources) (corev1.ResourceRequirements, error) {
 		return corev1.ResourceRequirements{}, fmt.Errorf("limits: %w", err)
 	}
 	return corev1.ResourceRequirements{Requests: req, Limits: lim}, nil
+}
+
+// The drift baseline's ConfigMap (<model>-baseline), its key and volume.
+const (
+	baselineSuffix = "-baseline"
+	baselineKey    = "baseline.json"
+	baselineVolume = "baseline"
+	// maxConfigMap is the API server's limit on a ConfigMap's data.
+	maxConfigMap = 1 << 20
+	// AnnotationBaseline on a model's pod template is the sha256 of its
+	// drift baseline.
+	AnnotationBaseline = "stackgen.io/baseline-sha256"
+)
+
+// baselineConfig holds the model's drift baseline (the feature-filtered one
+// the compose target writes to exporter/<model>.baseline.json), mounted into
+// the exporter at stack.ExporterBaselinePath.
+func (b *builder) baselineConfig(m stack.Model) (*corev1.ConfigMap, error) {
+	data, err := m.Drift.Baseline.Marshal()
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes: baseline of %s: %w", m.Name, err)
+	}
+	if len(data) > maxConfigMap {
+		return nil, fmt.Errorf("kubernetes: baseline of %s is %d bytes, above a ConfigMap's 1 MiB; list fewer models[].drift.features or use fewer bins", m.Name, len(data))
+	}
+	return &corev1.ConfigMap{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
+		ObjectMeta: b.meta(m.Name+baselineSuffix, b.labels(m.Name, "model")),
+		Data:       map[string]string{baselineKey: string(data)},
+	}, nil
 }
 
 // tfservingConfigKey is the monitoring config's key in its ConfigMap.
