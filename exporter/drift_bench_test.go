@@ -158,6 +158,7 @@ func FuzzDrift(f *testing.F) {
 		`[{"\u0061ge":"3\u0035","age":[1]},[Infinity,NaN,true]]`,
 		`{"predictions":[[0.2,0.8],{"a":0.1,"b":0.9}]}`,
 		"age,city\n35,\"a\"\"b\nc\"\n",
+		"[0\xc2]", // an invalid UTF-8 class label used to panic
 	} {
 		f.Add([]byte(s), false)
 		f.Add([]byte(s), true)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -430,6 +431,11 @@ func (c *classCache) preset(label string) {
 
 func (c *classCache) slow(raw []byte, str, escaped bool) prometheus.Counter {
 	label := classLabel(raw, str, escaped)
+	if !utf8.ValidString(label) {
+		// A label value must be UTF-8 (WithLabelValues panics otherwise);
+		// found by FuzzDrift with an answer like [0\xc2].
+		label = strings.ToValidUTF8(label, "\uFFFD")
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	ctr, ok := c.label[label]

@@ -129,3 +129,25 @@ func TestZeroAllocMetricsPath(t *testing.T) {
 		t.Errorf("metrics path allocates %.1f times per request, want 0", n)
 	}
 }
+
+// TestClassLabelsInvalidUTF8: a prediction that is not valid UTF-8 is
+// counted under a repaired label; it used to panic in WithLabelValues
+// (found by FuzzDrift).
+func TestClassLabelsInvalidUTF8(t *testing.T) {
+	tests := []struct {
+		name, body, want string
+	}{
+		{"bare token", "[0\xc2]", "0\uFFFD"},
+		{"string", "{\"predictions\":[\"a\xffb\"]}", "a\uFFFDb"},
+		{"valid control", `["ok"]`, "ok"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := newMetrics(&resolved{Config: Config{MaxClasses: 50, Buckets: DefaultBuckets}}, "")
+			m.answer([]byte(tt.body))
+			if got := series(t, m.reg)[MetricPredictions+"{class="+tt.want+"}"]; got != 1 {
+				t.Errorf("model_predictions_total{class=%q} = %v, want 1", tt.want, got)
+			}
+		})
+	}
+}
