@@ -50,6 +50,11 @@ alerts:
   - {name: attrition_spike, kind: traffic_spike, factor: 4, model: attrition}
   - {name: attrition_low, kind: low_traffic, threshold: 0.05, model: attrition, window: 10m}
 `,
+	"drift": `name: drifty
+models:
+  - {name: demo, kind: demo, drift: {window: 30m}}
+  - {name: plain, kind: demo}
+`,
 	"external": `name: ext
 models:
   - {name: m, kind: demo}
@@ -383,13 +388,22 @@ func TestGrafanaFilesStructure(t *testing.T) {
 				}
 				for _, r := range g.Rules {
 					n++
-					if _, err := p.ParseExpr(r.Data[0].Model.Expr); err != nil {
-						t.Errorf("%s: %v", r.Title, err)
+					for _, q := range r.Data {
+						if q.DatasourceUID == ExprDatasourceUID {
+							continue
+						}
+						if _, err := p.ParseExpr(q.Model.Expr); err != nil {
+							t.Errorf("%s: %s: %v", r.Title, q.RefID, err)
+						}
+					}
+					value := "$values.B.Value"
+					if len(r.Data) > 3 { // drift: PSI, threshold, rows queried for the summary
+						value = "$values." + RefDriftPSI
 					}
 					if r.Labels[LabelModel] == "" && r.Title != "slow_requests" {
 						t.Errorf("%s: no model label", r.Title)
 					}
-					if r.Annotations["summary"] == "" || (!strings.Contains(r.Annotations["summary"], "$values.B.Value") && r.Title != "slow_requests") {
+					if r.Annotations["summary"] == "" || (!strings.Contains(r.Annotations["summary"], value) && r.Title != "slow_requests") {
 						t.Errorf("%s: summary %q does not show the value", r.Title, r.Annotations["summary"])
 					}
 				}

@@ -84,6 +84,9 @@ func ValueQuery(s *stack.Stack, a stack.Alert, m stack.Model) (Query, error) {
 		}
 		return Query{Value: a.Expr}, nil
 	}
+	if IsDriftKind(a.Kind) {
+		return driftQuery(a, m)
+	}
 	src := a.Source
 	if src == "" {
 		src = stack.SourceExporter

@@ -300,6 +300,13 @@ func grafanaRule(r Rule) GrafanaRule {
 		cond.Model.Expression = RefReduce
 		cond.Model.Conditions = []GrafanaCondition{{Evaluator: GrafanaEvaluator{Type: ev, Params: []float64{r.Query.Threshold}}}}
 	}
+	data := []GrafanaQuery{query, reduce, cond}
+	for _, q := range r.driftExtraQueries() {
+		extra := query
+		extra.RefID, extra.Model.RefID, extra.Model.Expr = q[0], q[0], q[1]
+		extra.Model.Range = &notRange
+		data = append(data, extra)
+	}
 	forDur := "0s"
 	if r.Alert.For != nil {
 		forDur = r.Alert.For.String()
@@ -308,13 +315,13 @@ func grafanaRule(r Rule) GrafanaRule {
 		UID:          r.UID,
 		Title:        r.Title,
 		Condition:    RefCondition,
-		Data:         []GrafanaQuery{query, reduce, cond},
+		Data:         data,
 		NoDataState:  "OK",
 		ExecErrState: "Error",
 		For:          forDur,
 		Annotations: map[string]string{
 			"summary":     r.Summary("$values." + RefReduce + ".Value"),
-			"description": r.Description(),
+			"description": r.GrafanaDescription(),
 		},
 		Labels:   r.Labels,
 		IsPaused: false,

@@ -246,6 +246,10 @@ func TestKindCasesCoverCatalog(t *testing.T) {
 	for _, c := range kindCases() {
 		covered[c.kind+"/"+c.source] = true
 	}
+	// Drift kinds: TestDriftAlertsWithPromtool (drift_test.go).
+	for _, k := range driftKinds {
+		covered[k+"/"+stack.SourceExporter] = true
+	}
 	for _, k := range stack.AlertKindNames() {
 		if k == stack.AlertCustom {
 			continue

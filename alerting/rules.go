@@ -50,6 +50,15 @@ type Rule struct {
 	Query Query
 	// Labels are the static labels: model (when known), severity and stack.
 	Labels map[string]string
+
+	// DriftWindow, MinSamples and ConfidenceBaseline are the model's
+	// drift.window, drift.min_samples and baseline mean confidence (drift
+	// kinds only), and Link the dashboard (or Prometheus graph) the
+	// drift email points to.
+	DriftWindow        string
+	MinSamples         int
+	ConfidenceBaseline float64
+	Link               string
 }
 
 // Rules lists every alert instance of the stack in a stable order: effective
@@ -81,6 +90,12 @@ func Rules(s *stack.Stack) ([]Rule, error) {
 			}
 			if m.Name != "" {
 				r.Labels[LabelModel] = m.Name
+			}
+			if IsDriftKind(a.Kind) && m.DriftEnabled() {
+				r.DriftWindow, r.MinSamples, r.Link = m.Drift.Window.String(), m.Drift.MinSamples, driftLink(s, a, m)
+				if m.HasConfidenceBaseline() {
+					r.ConfidenceBaseline = m.Drift.Baseline.Prediction.Confidence.Mean
+				}
 			}
 			if prev, dup := uids[r.UID]; dup {
 				return nil, fmt.Errorf("alerting: rules %s and %s have the same uid %s", prev, r.Title, r.UID)
@@ -137,6 +152,9 @@ func (r Rule) Summary(value string) string {
 	if a.Summary != "" {
 		return a.Summary
 	}
+	if IsDriftKind(a.Kind) {
+		return r.driftSummary(strings.HasPrefix(value, "$values"))
+	}
 	unitOf := stack.AlertKinds[a.Kind].Unit
 	num := "{{ printf \"%.3g\" " + value + " }}"
 	thr := formatFloat(r.Query.Threshold)
@@ -175,12 +193,26 @@ func (r Rule) Summary(value string) string {
 	return fmt.Sprintf("%s on model %s: value %s", a.Name, model, num)
 }
 
-// Description returns the description annotation of r: what the alert measures.
+// GrafanaDescription is Description in Grafana's template data: drift
+// alerts cannot list their top bins there (Grafana templates cannot query).
+func (r Rule) GrafanaDescription() string {
+	if IsDriftKind(r.Alert.Kind) {
+		return r.driftDescription(true)
+	}
+	return r.Description()
+}
+
+// Description returns the description annotation of r (Prometheus
+// templates): what the alert measures; for drift alerts also the bins that
+// moved most and a link to the panel.
 func (r Rule) Description() string {
 	a := r.Alert
 	k := stack.AlertKinds[a.Kind]
 	if a.Kind == stack.AlertCustom {
 		return "custom alert: " + a.Expr
+	}
+	if IsDriftKind(a.Kind) {
+		return r.driftDescription(false)
 	}
 	src := "exporter metrics"
 	if a.Source == stack.SourceModelServer {
