@@ -19,6 +19,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/stackgen/stackgen/alerting"
+	"github.com/stackgen/stackgen/drift"
 	"github.com/stackgen/stackgen/exporter"
 	"github.com/stackgen/stackgen/internal/testtool"
 	"github.com/stackgen/stackgen/model"
@@ -79,7 +80,11 @@ func startEnv(t testing.TB, stackYAML string) *env {
 	}
 	ms := modelserver.New(modelserver.Config{Name: s.Models[0].ModelName})
 	msAddr := serve(ms.Serve)
-	exp, err := exporter.New(exporter.Config{Upstream: "http://" + msAddr, Kind: exporter.Kind(s.Models[0].Protocol)})
+	ecfg := exporter.Config{Upstream: "http://" + msAddr, Kind: exporter.Kind(s.Models[0].Protocol)}
+	if m := s.Models[0]; m.DriftEnabled() {
+		ecfg.Baseline = m.Drift.Baseline
+	}
+	exp, err := exporter.New(ecfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,6 +140,15 @@ func startEnv(t testing.TB, stackYAML string) *env {
 		t.Fatal(err)
 	}
 	write(filepath.Join("rules", "alerts.yml"), files[alerting.PrometheusRulesPath])
+	dfiles, err := drift.Render(s, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range s.Models {
+		if data, ok := dfiles[drift.RulesPath(m.Name)]; ok {
+			write(filepath.Join("rules", filepath.Base(drift.RulesPath(m.Name))), data)
+		}
+	}
 
 	var logs bytes.Buffer
 	cmd := exec.Command(bin, "--config.file="+filepath.Join(dir, "prometheus.yml"),
