@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 	"strings"
 
 	"github.com/prometheus/common/model"
@@ -150,19 +151,30 @@ func strictUnmarshal(b []byte, v any) error {
 	return dec.Decode(v)
 }
 
-// CheckPrometheusRules parses the rendered Prometheus rule file (files as
-// Render returns them) with Prometheus' own rule parser, which also parses
-// every annotation and label as a Prometheus template, as the rule manager
-// does when it loads the file. It returns every problem found, joined, and nil
-// when no rule file was rendered (engine grafana).
+// CheckPrometheusRules parses every rendered Prometheus rule file (files as
+// render returns them: PrometheusRulesPath and the other
+// prometheus/rules/*.yml, such as the drift package's recording rules) with
+// Prometheus' own rule parser, which also parses every annotation and label
+// as a Prometheus template, as the rule manager does when it loads the file.
+// It returns every problem found, joined, and nil when no rule file was
+// rendered.
 func CheckPrometheusRules(files map[string][]byte) error {
-	data, ok := files[PrometheusRulesPath]
-	if !ok {
-		return nil
+	var paths []string
+	for p := range files {
+		if p == PrometheusRulesPath || strings.HasPrefix(p, PrometheusRulesDir) && strings.HasSuffix(p, ".yml") {
+			paths = append(paths, p)
+		}
 	}
-	_, errs := rulefmt.Parse(data, false, model.UTF8Validation, parser.NewParser(parser.Options{}), slog.New(slog.DiscardHandler))
-	for i, err := range errs {
-		errs[i] = fmt.Errorf("%s: %w", PrometheusRulesPath, err)
+	sort.Strings(paths)
+	var all []error
+	for _, p := range paths {
+		_, errs := rulefmt.Parse(files[p], false, model.UTF8Validation, parser.NewParser(parser.Options{}), slog.New(slog.DiscardHandler))
+		for _, err := range errs {
+			all = append(all, fmt.Errorf("%s: %w", p, err))
+		}
 	}
-	return errors.Join(errs...)
+	return errors.Join(all...)
 }
+
+// PrometheusRulesDir holds every rule file Prometheus loads (rules/*.yml).
+const PrometheusRulesDir = "prometheus/rules/"

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strconv"
 
+	"github.com/stackgen/stackgen/baseline"
 	"github.com/stackgen/stackgen/dashboards"
 	"github.com/stackgen/stackgen/stack"
 )
@@ -26,6 +27,11 @@ const (
 // IsDriftKind reports whether kind is a drift alert kind.
 func IsDriftKind(kind string) bool {
 	return kind == stack.AlertFeatureDrift || kind == stack.AlertPredictionDrift || kind == stack.AlertConfidenceDrop
+}
+
+// hasClassMix reports whether m's baseline has an expected class mix.
+func hasClassMix(m stack.Model) bool {
+	return m.HasPredictionBaseline() && m.Drift.Baseline.Prediction.Kind == baseline.PredictionClass
 }
 
 // driftQuery is the value query of a drift alert kind on model m.

@@ -416,3 +416,28 @@ func TestGrafanaDriftRulesQueryWhatTheyShow(t *testing.T) {
 		t.Errorf("grafana drift rules for %v, want all of %v", kinds, driftKinds)
 	}
 }
+
+// TestCheckPrometheusRulesReadsDriftRules: validate's rule check also
+// parses the drift recording rules, and names the file of a broken one.
+func TestCheckPrometheusRulesReadsDriftRules(t *testing.T) {
+	s, _ := driftStack(t)
+	files, err := Render(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dfiles, err := drift.Render(s, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, b := range dfiles {
+		files[p] = b
+	}
+	if err := CheckPrometheusRules(files); err != nil {
+		t.Fatalf("rendered rules refused: %v", err)
+	}
+	p := drift.RulesPath("hot")
+	files[p] = []byte(strings.Replace(string(files[p]), "sum by", "sum bye", 1))
+	if err := CheckPrometheusRules(files); err == nil || !strings.Contains(err.Error(), p) {
+		t.Errorf("broken %s: error %v, want one naming it", p, err)
+	}
+}

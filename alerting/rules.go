@@ -75,6 +75,11 @@ func Rules(s *stack.Stack) ([]Rule, error) {
 			models = s.ModelsFor(a)
 		}
 		for _, m := range models {
+			if a.Kind == stack.AlertPredictionDrift && !hasClassMix(m) {
+				// The drift rules compare a predicted-class mix only; a
+				// value prediction (regression) has no recorded PSI yet.
+				continue
+			}
 			q, err := ValueQuery(s, a, m)
 			if err != nil {
 				return nil, fmt.Errorf("alerting: %w", err)

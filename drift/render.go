@@ -40,3 +40,18 @@ func Files(specs []Spec, interval time.Duration) (map[string][]byte, error) {
 	}
 	return out, nil
 }
+
+// RuleGroups returns the drift rule group of every model of s with drift
+// configured (for renderers that embed rules elsewhere, e.g. a
+// PrometheusRule of the kubernetes target).
+func RuleGroups(s *stack.Stack) ([]RuleGroup, error) {
+	var out []RuleGroup
+	for _, sp := range Specs(s) {
+		g, err := Group(sp, s.Prometheus.EvaluationInterval.D())
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, g)
+	}
+	return out, nil
+}
