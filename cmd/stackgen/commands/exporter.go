@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/stackgen/stackgen/baseline"
 	"github.com/stackgen/stackgen/exporter"
 )
 
@@ -20,9 +21,10 @@ func init() { register(newExporterCmd) }
 // Prometheus exporter that runs in the stack's exporter container.
 func newExporterCmd() *cobra.Command {
 	var (
-		cfg     exporter.Config
-		kind    string
-		buckets string
+		cfg      exporter.Config
+		kind     string
+		buckets  string
+		baseFile string
 	)
 	cmd := &cobra.Command{
 		Use:   "exporter --upstream URL --kind mlflow|tfserving|custom",
@@ -45,12 +47,24 @@ counted as code="499" and upstream_failures_total{cause="client_gone"}. Errors
 the exporter writes itself use the upstream protocol's shape: MLflow
 {"error_code": "...", "message": "..."}, TF Serving and custom {"error": "..."}.
 Streamed answers (chunked, text/event-stream) are passed on as they arrive.
+Drift: --baseline FILE (a stackgen/baseline/v1 file, made by stackgen
+baseline; stackgen render passes it for models with drift configured) counts
+every input row's feature values into the baseline's bins
+(model_feature_bin_total{feature,bin}, model_feature_missing_total{feature},
+model_feature_out_of_range_total{feature}, all created at 0), exports the
+expected shares (model_feature_baseline_ratio{feature,bin},
+model_prediction_baseline_ratio{class}) and observes predictions
+(model_prediction_value for value baselines, model_prediction_confidence for
+class-probability answers). Prometheus computes PSI from them. Label values
+come only from the file, so cardinality is bounded.
+
 SIGTERM or SIGINT stops accepting, drains in-flight requests and exits 0.
 
 Exit codes: 0 after a clean shutdown, 2 on invalid flags, 1 when the listener
 cannot be opened or the drain times out.`,
 		Example: `  stackgen exporter --upstream http://model:8080 --kind mlflow
-  stackgen exporter --listen :8000 --upstream http://tfserving:8501 --kind tfserving --model-name diabetes-prediction`,
+  stackgen exporter --listen :8000 --upstream http://tfserving:8501 --kind tfserving --model-name diabetes-prediction
+  stackgen exporter --upstream http://model:8080 --kind mlflow --baseline /etc/stackgen/baseline.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg.Kind = exporter.Kind(strings.ToLower(kind))
@@ -59,6 +73,13 @@ cannot be opened or the drain times out.`,
 				return exitf(2, "--buckets: %v", err)
 			}
 			cfg.Buckets = b
+			if baseFile != "" {
+				bl, err := baseline.Load(baseFile)
+				if err != nil {
+					return exitf(2, "--baseline: %v", err)
+				}
+				cfg.Baseline = bl
+			}
 			if cfg.Timeout <= 0 {
 				return exitf(2, "--timeout must be positive")
 			}
@@ -106,6 +127,7 @@ cannot be opened or the drain times out.`,
 	f.IntVar(&cfg.MaxInFlight, "max-in-flight", exporter.DefaultMaxInFlight, "most forwarded requests served at once (more: 503 with Retry-After)")
 	f.DurationVar(&cfg.IdleConnTimeout, "idle-conn-timeout", exporter.DefaultIdleConnTimeout, "close upstream connections idle this long")
 	f.IntVar(&cfg.MaxClasses, "max-classes", exporter.DefaultMaxClasses, "distinct class labels of model_predictions_total before folding into \"other\"")
+	f.StringVar(&baseFile, "baseline", "", "drift baseline file (stackgen/baseline/v1): count input features and predictions against it")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", exporter.DefaultShutdownTimeout, "how long to drain in-flight requests on SIGTERM")
 	return cmd
 }
