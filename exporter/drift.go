@@ -143,6 +143,15 @@ func newDriftMetrics(reg *prometheus.Registry, b *baseline.Baseline, preds *clas
 				preds.preset(bin.Label)
 				d.classes = append(d.classes, []byte(bin.Label))
 			}
+			for _, bin := range p.Bins {
+				if bin.Label == baseline.OtherLabel {
+					// A padded mix (one class seen, plus "other") does not
+					// list the model's classes: probabilities keep their
+					// index labels.
+					d.classes = nil
+					break
+				}
+			}
 		case baseline.PredictionValue:
 			d.predValue = prometheus.NewHistogram(prometheus.HistogramOpts{
 				Name:    stack.MetricPredictionValue,

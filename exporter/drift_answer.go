@@ -17,7 +17,10 @@ import (
 //     class is counted in model_predictions_total (an answer made of
 //     probabilities carries no class otherwise). The class of list position i
 //     is the baseline's i-th class when the baseline lists exactly as many
-//     classes as the row has probabilities, else i itself ("0", "1", ...);
+//     classes as the row has probabilities (classes in sorted order, as
+//     scikit-learn orders predict_proba's columns) and none of them is
+//     "other", else i itself ("0", "1", ...: what `stackgen baseline
+//     --predict` records for probability answers);
 //     the class of an object is its key.
 //
 // Anything else (strings, objects with non-numbers, longer lists with values

@@ -291,6 +291,8 @@ func TestDriftAnswer(t *testing.T) {
 	value := testBaseline(t)
 	value.Prediction = &baseline.Prediction{Kind: baseline.PredictionValue, From: "target", Edges: []float64{1, 2},
 		Bins: []baseline.Bin{{Label: "a", Ratio: .3}, {Label: "b", Ratio: .3}, {Label: "c", Ratio: .4}}}
+	padded := testBaseline(t)
+	padded.Prediction.Bins = []baseline.Bin{{Label: "1", Ratio: 1}, {Label: "other", Ratio: 0}}
 	tests := []struct {
 		name string
 		b    *baseline.Baseline
@@ -308,6 +310,9 @@ func TestDriftAnswer(t *testing.T) {
 		{"three probabilities with a two-class baseline: positional class", testBaseline(t),
 			`{"outputs":[[0.1,0.3,0.6]]}`,
 			map[string]float64{"model_prediction_confidence_count{}": 1, MetricPredictions + "{class=2}": 1}},
+		{"padded baseline mix (one class and other): index labels", padded,
+			`{"predictions":[[0.2,0.8]]}`,
+			map[string]float64{"model_prediction_confidence_count{}": 1, MetricPredictions + "{class=1}": 1, MetricPredictions + "{class=other}": 0}},
 		{"logits are not probabilities", testBaseline(t),
 			`{"predictions":[[2.5,-1.0]]}`,
 			map[string]float64{"model_prediction_confidence_count{}": 0, MetricPredictions + "{class=yes}": 0}},
