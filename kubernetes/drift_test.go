@@ -2,13 +2,16 @@ package kubernetes
 
 import (
 	"reflect"
+	"slices"
 	"testing"
 
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 
 	"github.com/stackgen/stackgen/baseline"
+	"github.com/stackgen/stackgen/drift"
 	"github.com/stackgen/stackgen/stack"
 )
 
@@ -21,6 +24,23 @@ func TestDriftBaselineConfigMap(t *testing.T) {
 		t.Fatal(err)
 	}
 	files := render(t, s)
+	t.Run("PrometheusRule records PSI", func(t *testing.T) {
+		var pr monitoringv1.PrometheusRule
+		if err := yaml.UnmarshalStrict(files[PrometheusRuleFile], &pr); err != nil {
+			t.Fatal(err)
+		}
+		records := map[string][]string{}
+		for _, g := range pr.Spec.Groups {
+			for _, r := range g.Rules {
+				if r.Record != "" {
+					records[g.Name] = append(records[g.Name], r.Record)
+				}
+			}
+		}
+		if !slices.Contains(records[drift.GroupName("a")], stack.RecFeaturePSI) || len(records) != 1 {
+			t.Errorf("recording rules by group %v, want %s in %s only", records, stack.RecFeaturePSI, drift.GroupName("a"))
+		}
+	})
 	tests := []struct {
 		model string
 		drift bool

@@ -22,6 +22,7 @@ import (
 
 	"github.com/stackgen/stackgen/alerting"
 	"github.com/stackgen/stackgen/dashboards"
+	"github.com/stackgen/stackgen/drift"
 	"github.com/stackgen/stackgen/internal/testtool"
 	"github.com/stackgen/stackgen/stack"
 )
@@ -236,6 +237,16 @@ func TestPrometheusRuleMatchesCompose(t *testing.T) {
 			}
 			got := parse("PrometheusRule spec", spec)
 			want := parse(alerting.PrometheusRulesPath, compose[alerting.PrometheusRulesPath])
+			// Then the drift recording rules, model by model.
+			driftFiles, err := drift.Render(s, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range s.Models {
+				if data, ok := driftFiles[drift.RulesPath(m.Name)]; ok {
+					want.Groups = append(want.Groups, parse(drift.RulesPath(m.Name), data).Groups...)
+				}
+			}
 			if len(want.Groups) == 0 || len(want.Groups[0].Rules) == 0 {
 				t.Fatal("compose renders no rules: the comparison would be vacuous")
 			}

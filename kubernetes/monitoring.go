@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/stackgen/stackgen/alerting"
+	"github.com/stackgen/stackgen/drift"
 	"github.com/stackgen/stackgen/stack"
 )
 
@@ -91,8 +92,9 @@ func (b *builder) alerting() error {
 	return nil
 }
 
-// PrometheusRule converts the rule file the compose target renders
-// (alerting.PrometheusRules, covered by promtool test rules) into a PrometheusRule.
+// PrometheusRule converts the rule files the compose target renders
+// (alerting.PrometheusRules and the drift recording rules, covered by
+// promtool test rules) into a PrometheusRule.
 func PrometheusRule(s *stack.Stack) (*monitoringv1.PrometheusRule, error) {
 	rf, err := alerting.PrometheusRules(s)
 	if err != nil {
@@ -118,6 +120,22 @@ func PrometheusRule(s *stack.Stack) (*monitoringv1.PrometheusRule, error) {
 				rule.For = ptr(monitoringv1.Duration(r.For))
 			}
 			rg.Rules = append(rg.Rules, rule)
+		}
+		pr.Spec.Groups = append(pr.Spec.Groups, rg)
+	}
+	// The drift recording rules (compose: prometheus/rules/drift-<model>.yml),
+	// which the drift alerts read.
+	groups, err := drift.RuleGroups(s)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes: drift rules: %w", err)
+	}
+	for _, g := range groups {
+		rg := monitoringv1.RuleGroup{Name: g.Name}
+		if g.Interval != "" {
+			rg.Interval = ptr(monitoringv1.Duration(g.Interval))
+		}
+		for _, r := range g.Rules {
+			rg.Rules = append(rg.Rules, monitoringv1.Rule{Record: r.Record, Expr: intstr.FromString(r.Expr), Labels: r.Labels})
 		}
 		pr.Spec.Groups = append(pr.Spec.Groups, rg)
 	}

@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/stackgen/stackgen/internal/testtool"
+	"github.com/stackgen/stackgen/stack"
 )
 
 // TestPodContainersWork runs the demo example's rendered pod with the real
@@ -38,8 +39,9 @@ func TestPodContainersWork(t *testing.T) {
 		testtool.Missing(t, "no Docker engine: "+strings.TrimSpace(string(out)))
 	}
 	s := loadExample(t, "demo")
+	files := render(t, s)
 	var d appsv1.Deployment
-	if err := yaml.UnmarshalStrict(render(t, s)[s.Models[0].Name+"-deployment.yaml"], &d); err != nil {
+	if err := yaml.UnmarshalStrict(files[s.Models[0].Name+"-deployment.yaml"], &d); err != nil {
 		t.Fatal(err)
 	}
 	image := testImage(t, docker)
@@ -73,6 +75,9 @@ func TestPodContainersWork(t *testing.T) {
 		t.Cleanup(func() { _ = exec.Command(docker, "rm", "-f", name).Run() })
 		for _, e := range c.Env {
 			args = append(args, "-e", e.Name+"="+e.Value)
+		}
+		for _, vm := range c.VolumeMounts {
+			args = append(args, "-v", configMapMount(t, files, pod, vm))
 		}
 		args = append(args, "--entrypoint", c.Command[0], image)
 		args = append(args, c.Command[1:]...)
@@ -151,6 +156,73 @@ func TestPodContainersWork(t *testing.T) {
 	if predictions != 1 {
 		t.Errorf("http_requests_total{route=\"/predict\"} = %v, want 1", predictions)
 	}
+	if s.Models[0].DriftEnabled() {
+		// The exporter read the baseline mounted from its ConfigMap: the
+		// example row was counted into a bin of every feature.
+		var rows float64
+		for _, m := range families[stack.MetricFeatureBin].GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == stack.LabelFeature && l.GetValue() == s.Models[0].Drift.Baseline.Features[0].Name {
+					rows += m.GetCounter().GetValue()
+				}
+			}
+		}
+		if rows < 1 {
+			t.Errorf("%s{feature=%q} sums to %v after a prediction; the baseline did not reach the exporter", stack.MetricFeatureBin, s.Models[0].Drift.Baseline.Features[0].Name, rows)
+		}
+	}
+}
+
+// configMapMount makes a ConfigMap volume mount of the pod docker-runnable:
+// the rendered ConfigMap's data written to files, bind-mounted read-only
+// (a subPath mount as the one file, as the kubelet does).
+func configMapMount(t *testing.T, files map[string][]byte, pod corev1.PodSpec, vm corev1.VolumeMount) string {
+	t.Helper()
+	var cmName string
+	for _, v := range pod.Volumes {
+		if v.Name == vm.Name && v.ConfigMap != nil {
+			cmName = v.ConfigMap.Name
+		}
+	}
+	if cmName == "" {
+		t.Fatalf("volume mount %s: no ConfigMap volume of that name", vm.Name)
+	}
+	var data map[string]string
+	for name, content := range files {
+		if !strings.HasSuffix(name, "-configmap.yaml") {
+			continue
+		}
+		var cm corev1.ConfigMap
+		if err := yaml.UnmarshalStrict(content, &cm); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if cm.Name == cmName {
+			data = cm.Data
+		}
+	}
+	if data == nil {
+		t.Fatalf("ConfigMap %s is not rendered", cmName)
+	}
+	dir := filepath.Join(t.TempDir(), vm.Name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Dir(dir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range data {
+		if err := os.WriteFile(filepath.Join(dir, k), []byte(v), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src := dir
+	if vm.SubPath != "" {
+		if _, ok := data[vm.SubPath]; !ok {
+			t.Fatalf("ConfigMap %s has no key %s", cmName, vm.SubPath)
+		}
+		src = filepath.Join(dir, vm.SubPath)
+	}
+	return src + ":" + vm.MountPath + ":ro"
 }
 
 func containerPort(t *testing.T, c corev1.Container, name string) int32 {
