@@ -17,7 +17,7 @@ import (
 //
 // A row is an object (values by column name), a list (values by position in
 // baseline.Columns, or in dataframe_split's columns) or a scalar (the first
-// column). Unknown columns are skipped without being looked at; a
+// column). A value that is a one-element list counts as its element. Unknown columns are skipped without being looked at; a
 // positional row is not scanned past its last baseline column.
 
 // jsonValue counts the JSON value at b[v:end] in feature fi.
@@ -36,7 +36,16 @@ func (d *driftMetrics) jsonValue(s *driftScratch, fi int, b []byte, v, end int) 
 			str = []byte(u)
 		}
 		d.text(s, fi, str)
-	case c == '{' || c == '[':
+	case c == '[':
+		// A one-element list is its element (TF Serving inputs of shape
+		// [batch, 1]: {"inputs": {"age": [[35], [42]]}}); longer lists are
+		// not a value.
+		if e, ee, ok := onlyElem(b, v); ok && b[e] != '[' && b[e] != '{' {
+			d.jsonValue(s, fi, b, e, ee)
+			return
+		}
+		s.add(f.outOfRangeSlot())
+	case c == '{':
 		s.add(f.outOfRangeSlot()) // not a scalar: never binned
 	case string(raw) == "null" || string(raw) == "NaN":
 		s.add(f.missingSlot())
@@ -336,4 +345,20 @@ func unquoteJSON(inner []byte) (string, error) {
 	var u string
 	err := json.Unmarshal(q, &u)
 	return u, err
+}
+
+// onlyElem returns the extent of the single element of the list at v, ok
+// false when the list does not hold exactly one element.
+func onlyElem(b []byte, v int) (start, end int, ok bool) {
+	n := 0
+	eachElem(b, v, func(e int) bool {
+		start = e
+		n++
+		return n < 2
+	})
+	if n != 1 {
+		return 0, 0, false
+	}
+	end = skipValue(b, start)
+	return start, end, end > start
 }
