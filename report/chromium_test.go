@@ -163,6 +163,28 @@ func TestInBrowser(t *testing.T) {
 	}
 }
 
+// TestBarChartInBrowser: a page with a bar chart, an empty bar chart and
+// a panel type the report does not draw loads in the browser with no
+// console error or missing image, and is not blank.
+func TestBarChartInBrowser(t *testing.T) {
+	chromium := testtool.Path(t, "apt-get install chromium", "chromium", "chromium-browser")
+	papi, _ := binsProm(t)
+	o := Options{From: fixedTo.Add(-time.Hour), To: fixedTo, API: papi, MaxPoints: DefaultMaxPoints, Concurrency: 2, QueryTimeout: 10 * time.Second}
+	r := &Report{Stack: "drift", From: o.From, To: o.To, Step: time.Minute, HistorySource: SourceALERTS}
+	r.Dashboards = panelData(context.Background(), []Dashboard{driftDashboard(t)}, r.Step, o)
+	dir := t.TempDir()
+	if _, err := Write(r, dir); err != nil {
+		t.Fatal(err)
+	}
+	img, console, failed := shoot(t, chromium, dir)
+	if len(console) > 0 || len(failed) > 0 {
+		t.Fatalf("console %q, failed requests %q", console, failed)
+	}
+	if n := distinctColours(img); n < 64 {
+		t.Fatalf("screenshot looks blank: %d colours", n)
+	}
+}
+
 func copyDir(t *testing.T, from, to string) {
 	t.Helper()
 	es, err := os.ReadDir(from)

@@ -9,9 +9,13 @@
 // and health, scrape targets with health); every dashboard dashboards.Build
 // renders, panel by panel in the dashboards' order and rows (Dashboards reads
 // the built JSON: the same PromQL, units, thresholds, legends and value
-// mappings; the tests compare the two programmatically); the alert rules
-// with state, value and active since at To and the firing history from the
-// ALERTS series; and the alert emails the mail catcher received in the range.
+// mappings; the tests compare the two programmatically), each row laid out
+// on Grafana's 24-column grid from the panels' gridPos (a CSS grid, charts
+// sized by w×h); the alert rules with state, value and active since at To
+// and the firing history (engine prometheus: the ALERTS series; engine
+// grafana: Grafana's alerting API, see Grafana, falling back to the value
+// against the threshold when Grafana does not answer); and the alert emails
+// the mail catcher received in the range.
 //
 // Panels are drawn from Prometheus' query_range (client_golang's
 // api/prometheus/v1) at one step for the whole report: the range over
@@ -20,8 +24,10 @@
 // is fetched) with the panel's unit on the axis, its thresholds as dashed
 // lines and an HTML legend in the series' colours; stat panels show the
 // last value that is not NaN in the panel's unit, mapped ("UP") and coloured
-// by its thresholds, over a small chart; a panel without data says "No
-// data" and shows its queries. html/template escapes everything that comes
+// by its thresholds, over a small chart; bar charts (instant table queries
+// at To, options.xField as the x axis) are grouped bars, one colour per
+// query; a panel without data says "No data" and shows its queries, and a
+// panel type the report does not draw says so and lists its queries. html/template escapes everything that comes
 // from Prometheus or an email.
 //
 // The same data and To give the same bytes: times are UTC, series sorted by
