@@ -19,7 +19,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "gen:", err)
 		os.Exit(1)
 	}
-	baselineJSON, err := model.BaselineOf(csv)
+	baselineJSON, err := model.BaselineOf(csv, modelJSON)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "gen:", err)
 		os.Exit(1)

@@ -21,7 +21,7 @@ func TestDefaultArtifactsUpToDate(t *testing.T) {
 	if !bytes.Equal(csv, attritionCSV) {
 		t.Errorf("data/attrition.csv is stale: run go generate ./model/")
 	}
-	if fresh, err := BaselineOf(attritionCSV); err != nil {
+	if fresh, err := BaselineOf(attritionCSV, defaultModelJSON); err != nil {
 		t.Error(err)
 	} else if !bytes.Equal(fresh, defaultBaselineJSON) {
 		t.Errorf("data/baseline.json is stale: run go generate ./model/")
