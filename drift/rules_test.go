@@ -15,6 +15,7 @@ import (
 
 	"github.com/stackgen/stackgen/baseline"
 	"github.com/stackgen/stackgen/internal/testtool"
+	stackmodel "github.com/stackgen/stackgen/model"
 	"github.com/stackgen/stackgen/stack"
 )
 
@@ -144,5 +145,9 @@ func TestPrintRules(t *testing.T) {
 	if os.Getenv("DRIFT_PRINT") == "" {
 		t.Skip()
 	}
-	t.Logf("%s", renderRules(t, testSpec()))
+	b, err := stackmodel.DefaultBaseline()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s", renderRules(t, Spec{Model: "demo", Window: time.Hour, Baseline: b}))
 }
