@@ -16,7 +16,7 @@ import (
 
 // demoBaseline profiles the demo model's features: each numeric with inner
 // edges at mean − std/2, mean and mean + std/2.
-func demoBaseline(t testing.TB, m *model.Model) *baseline.Baseline {
+func driftDemoBaseline(t testing.TB, m *model.Model) *baseline.Baseline {
 	t.Helper()
 	b := &baseline.Baseline{Format: baseline.Format, Rows: 768, Columns: m.Features}
 	for i, name := range m.Features {
@@ -39,7 +39,7 @@ func demoBaseline(t testing.TB, m *model.Model) *baseline.Baseline {
 // feature exactly once per row.
 func TestDriftEveryExampleFormat(t *testing.T) {
 	dm := model.Default()
-	b := demoBaseline(t, dm)
+	b := driftDemoBaseline(t, dm)
 	var first map[string]float64
 	for _, format := range model.Formats() {
 		t.Run(format, func(t *testing.T) {
@@ -49,7 +49,7 @@ func TestDriftEveryExampleFormat(t *testing.T) {
 			}
 			m := driftMetricsFor(t, b)
 			m.request(body, ct == model.ContentTypeCSV)
-			got := featureCounts(t, m.reg)
+			got := driftFeatureCounts(t, m.reg)
 			perFeature := map[string]float64{}
 			for k, v := range got {
 				name, _, _ := strings.Cut(k, "=")
@@ -80,7 +80,7 @@ func TestDriftThroughHandler(t *testing.T) {
 		_, _ = io.WriteString(w, `{"predictions":[[0.3,0.7]]}`)
 	}))
 	defer up.Close()
-	e, err := New(Config{Upstream: up.URL, Kind: KindMLflow, Baseline: testBaseline(t)})
+	e, err := New(Config{Upstream: up.URL, Kind: KindMLflow, Baseline: driftTestBaseline(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +94,7 @@ func TestDriftThroughHandler(t *testing.T) {
 	}
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	got := series(t, e.Registry())
+	got := driftGather(t, e.Registry())
 	for k, v := range map[string]float64{
 		stack.MetricFeatureBin + "{bin=40-50,feature=age}":   1,
 		stack.MetricFeatureBin + "{bin=berlin,feature=city}": 1,
@@ -115,7 +115,7 @@ func TestDriftRequestAllocFree(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts are not meaningful under the race detector")
 	}
-	m := driftMetricsFor(t, testBaseline(t))
+	m := driftMetricsFor(t, driftTestBaseline(t))
 	for name, body := range map[string]struct {
 		b   string
 		csv bool
@@ -164,12 +164,12 @@ func FuzzDrift(f *testing.F) {
 		f.Add([]byte(s), true)
 	}
 	f.Fuzz(func(t *testing.T, body []byte, csv bool) {
-		b := testBaseline(t)
+		b := driftTestBaseline(t)
 		m := driftMetricsFor(t, b)
-		before := driftSeries(series(t, m.reg))
+		before := driftSeries(driftGather(t, m.reg))
 		m.request(body, csv)
 		m.answer(body)
-		s := series(t, m.reg)
+		s := driftGather(t, m.reg)
 		if after := driftSeries(s); after != before {
 			t.Fatalf("drift series %d → %d", before, after)
 		}
@@ -199,7 +199,7 @@ func BenchmarkDriftRequest(b *testing.B) {
 		_, _ = w.Write(ans)
 	}))
 	defer up.Close()
-	bl := testBaseline(b)
+	bl := driftTestBaseline(b)
 	bl.Columns = []string{"age", "income", "tenure"}
 	bl.Features[2] = baseline.Feature{Name: "tenure", Kind: baseline.KindNumeric, Edges: []float64{2, 5, 10}, Min: 0, Max: 40,
 		Bins: []baseline.Bin{{Label: "a", Ratio: .25}, {Label: "b", Ratio: .25}, {Label: "c", Ratio: .25}, {Label: "d", Ratio: .25}}}
@@ -256,7 +256,7 @@ func BenchmarkDriftWideRow(b *testing.B) {
 	}
 	sb.WriteString(`"age":35}]`)
 	body := []byte(sb.String())
-	m := driftMetricsFor(b, testBaseline(b))
+	m := driftMetricsFor(b, driftTestBaseline(b))
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	for b.Loop() {

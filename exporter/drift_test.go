@@ -17,7 +17,7 @@ import (
 // testBaseline has two numeric features and a categorical one; its columns
 // hold one more (unprofiled) column, so positional rows map by
 // [age income city extra].
-func testBaseline(t testing.TB) *baseline.Baseline {
+func driftTestBaseline(t testing.TB) *baseline.Baseline {
 	t.Helper()
 	b := &baseline.Baseline{
 		Format:  baseline.Format,
@@ -52,7 +52,7 @@ func driftMetricsFor(t testing.TB, b *baseline.Baseline) *metrics {
 
 // series gathers reg as "name{label=value,...}" → value (counters, gauges;
 // histograms as name_count and name_sum).
-func series(t testing.TB, reg *prometheus.Registry) map[string]float64 {
+func driftGather(t testing.TB, reg *prometheus.Registry) map[string]float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
@@ -82,10 +82,10 @@ func series(t testing.TB, reg *prometheus.Registry) map[string]float64 {
 
 // featureCounts returns the non-zero feature counters in short form:
 // "age=30-40" (bin), "age:missing", "age:oor".
-func featureCounts(t testing.TB, reg *prometheus.Registry) map[string]float64 {
+func driftFeatureCounts(t testing.TB, reg *prometheus.Registry) map[string]float64 {
 	t.Helper()
 	out := map[string]float64{}
-	for k, v := range series(t, reg) {
+	for k, v := range driftGather(t, reg) {
 		if v == 0 {
 			continue
 		}
@@ -108,95 +108,95 @@ func featureCounts(t testing.TB, reg *prometheus.Registry) map[string]float64 {
 	return out
 }
 
-type counts = map[string]float64
+type driftCounts = map[string]float64
 
 func TestDriftRequestFormats(t *testing.T) {
 	tests := []struct {
 		name string
 		body string
 		csv  bool
-		want counts
+		want driftCounts
 	}{
 		{"dataframe_split by column names, unknown column skipped",
 			`{"dataframe_split":{"columns":["city","age","zzz","income"],"index":[0,1],"data":[["paris",35,1,500],["x",29.9,2,2000]]}}`, false,
-			counts{"city=paris": 1, "city=other": 1, "age=30-40": 1, "age=<30": 1, "income=low": 1, "income=high": 1}},
+			driftCounts{"city=paris": 1, "city=other": 1, "age=30-40": 1, "age=<30": 1, "income=low": 1, "income=high": 1}},
 		{"dataframe_split data before columns",
 			`{"dataframe_split":{"data":[[35]],"columns":["age"]}}`, false,
-			counts{"age=30-40": 1, "income:missing": 1, "city:missing": 1}},
+			driftCounts{"age=30-40": 1, "income:missing": 1, "city:missing": 1}},
 		{"dataframe_split without columns is positional",
 			`{"dataframe_split":{"data":[[35,500,"berlin"]]}}`, false,
-			counts{"age=30-40": 1, "income=low": 1, "city=berlin": 1}},
+			driftCounts{"age=30-40": 1, "income=low": 1, "city=berlin": 1}},
 		{"dataframe_records, edges are lower-inclusive, numeric strings parse",
 			`{"dataframe_records":[{"age":30,"city":"paris"},{"income":"1000","age":"abc"}]}`, false,
-			counts{"age=30-40": 1, "city=paris": 1, "income:missing": 1, "income=high": 1, "age:oor": 1, "city:missing": 1}},
+			driftCounts{"age=30-40": 1, "city=paris": 1, "income:missing": 1, "income=high": 1, "age:oor": 1, "city:missing": 1}},
 		{"instances lists positional, extra values ignored, out of range still binned",
 			`{"instances":[[50,100000,1],[17,100001,true,"ignored","more"]]}`, false,
-			counts{"age=>=50": 1, "income=high": 2, "city=1": 1, "age=<30": 1, "age:oor": 1, "income:oor": 1, "city=true": 1}},
+			driftCounts{"age=>=50": 1, "income=high": 2, "city=1": 1, "age=<30": 1, "age:oor": 1, "income:oor": 1, "city=true": 1}},
 		{"instances objects: null and NaN are missing, 1.0 is not category 1",
 			`{"instances":[{"age":null,"income":NaN,"city":1.0}]}`, false,
-			counts{"age:missing": 1, "income:missing": 1, "city=other": 1}},
+			driftCounts{"age:missing": 1, "income:missing": 1, "city=other": 1}},
 		{"inputs columnar, shorter and absent columns are missing",
 			`{"inputs":{"age":[35,45],"city":["paris"]}}`, false,
-			counts{"age=30-40": 1, "age=40-50": 1, "city=paris": 1, "city:missing": 1, "income:missing": 2}},
+			driftCounts{"age=30-40": 1, "age=40-50": 1, "city=paris": 1, "city:missing": 1, "income:missing": 2}},
 		{"inputs columnar scalar is one row",
 			`{"inputs":{"age":35,"income":[2000]}}`, false,
-			counts{"age=30-40": 1, "income=high": 1, "city:missing": 1}},
+			driftCounts{"age=30-40": 1, "income=high": 1, "city:missing": 1}},
 		{"inputs row list (TF Serving row format)",
 			`{"signature_name":"serving_default","inputs":[[35,500,"paris"]]}`, false,
-			counts{"age=30-40": 1, "income=low": 1, "city=paris": 1}},
+			driftCounts{"age=30-40": 1, "income=low": 1, "city=paris": 1}},
 		{"bare list of rows",
 			`[[35]]`, false,
-			counts{"age=30-40": 1, "income:missing": 1, "city:missing": 1}},
+			driftCounts{"age=30-40": 1, "income:missing": 1, "city:missing": 1}},
 		{"scalar rows are the first column",
 			`{"instances":[35,45]}`, false,
-			counts{"age=30-40": 1, "age=40-50": 1, "income:missing": 2, "city:missing": 2}},
+			driftCounts{"age=30-40": 1, "age=40-50": 1, "income:missing": 2, "city:missing": 2}},
 		{"repeated key counts once",
 			`[{"age":35,"age":60}]`, false,
-			counts{"age=30-40": 1, "income:missing": 1, "city:missing": 1}},
+			driftCounts{"age=30-40": 1, "income:missing": 1, "city:missing": 1}},
 		{"lists and objects as values are out of range, never binned",
 			`[{"age":[1,2],"city":{"a":1},"income":[[5]]}]`, false,
-			counts{"age:oor": 1, "city:oor": 1, "income:oor": 1}},
+			driftCounts{"age:oor": 1, "city:oor": 1, "income:oor": 1}},
 		{"one-element lists are their element (TF Serving shape [batch, 1])",
 			`{"inputs":{"age":[[35],[null]],"city":[["paris"],[]]}}`, false,
-			counts{"age=30-40": 1, "age:missing": 1, "city=paris": 1, "city:oor": 1, "income:missing": 2}},
+			driftCounts{"age=30-40": 1, "age:missing": 1, "city=paris": 1, "city:oor": 1, "income:missing": 2}},
 		{"escaped key and escaped numeric string",
 			`[{"\u0061ge":"3\u0035","city":"par\u0069s"}]`, false,
-			counts{"age=30-40": 1, "city=paris": 1, "income:missing": 1}},
+			driftCounts{"age=30-40": 1, "city=paris": 1, "income:missing": 1}},
 		{"booleans in a numeric feature are out of range",
 			`[[true,false,false]]`, false,
-			counts{"age:oor": 1, "income:oor": 1, "city=other": 1}},
+			driftCounts{"age:oor": 1, "income:oor": 1, "city=other": 1}},
 		{"infinities are binned and out of range",
 			`[[Infinity,-Infinity]]`, false,
-			counts{"age=>=50": 1, "age:oor": 1, "income=low": 1, "income:oor": 1, "city:missing": 1}},
+			driftCounts{"age=>=50": 1, "age:oor": 1, "income=low": 1, "income:oor": 1, "city:missing": 1}},
 		{"unknown columns only: every feature missing",
 			`[{"foo":1,"bar":[1,2]}]`, false,
-			counts{"age:missing": 1, "income:missing": 1, "city:missing": 1}},
+			driftCounts{"age:missing": 1, "income:missing": 1, "city:missing": 1}},
 		{"empty row", `{"instances":[[]]}`, false,
-			counts{"age:missing": 1, "income:missing": 1, "city:missing": 1}},
-		{"no rows", `{"instances":[]}`, false, counts{}},
+			driftCounts{"age:missing": 1, "income:missing": 1, "city:missing": 1}},
+		{"no rows", `{"instances":[]}`, false, driftCounts{}},
 		{"csv with header, NA, empty and quoted comma",
 			"city,age,income\nparis,35,500\n\"ber,lin\",NA,\n", true,
-			counts{"city=paris": 1, "age=30-40": 1, "income=low": 1, "city=other": 1, "age:missing": 1, "income:missing": 1}},
+			driftCounts{"city=paris": 1, "age=30-40": 1, "income=low": 1, "city=other": 1, "age:missing": 1, "income:missing": 1}},
 		{"csv quoted newline, escaped quote, CRLF, blank lines, short row",
 			"age,city\r\n41,\"a\"\"b\nc\"\r\n\r\n45\r\n", true,
-			counts{"age=40-50": 2, "city=other": 1, "city:missing": 1, "income:missing": 2}},
+			driftCounts{"age=40-50": 2, "city=other": 1, "city:missing": 1, "income:missing": 2}},
 		{"csv non-numeric in numeric feature", "age\nold\n", true,
-			counts{"age:oor": 1, "income:missing": 1, "city:missing": 1}},
-		{"csv header only", "age,city\n", true, counts{}},
+			driftCounts{"age:oor": 1, "income:missing": 1, "city:missing": 1}},
+		{"csv header only", "age,city\n", true, driftCounts{}},
 		// Malformed bodies count nothing.
-		{"truncated", `{"instances":[[35,1`, false, counts{}},
-		{"trailing garbage", `{"instances":[[35]]} x`, false, counts{}},
-		{"bad separator in row", `{"instances":[[35 1]]}`, false, counts{}},
-		{"bad record", `[{"age":35 "city":"x"}]`, false, counts{}},
-		{"unknown format", `{"foo":[[35]]}`, false, counts{}},
-		{"not json", `age=35`, false, counts{}},
-		{"csv unterminated quote", "age,city\n35,\"paris\n", true, counts{}},
+		{"truncated", `{"instances":[[35,1`, false, driftCounts{}},
+		{"trailing garbage", `{"instances":[[35]]} x`, false, driftCounts{}},
+		{"bad separator in row", `{"instances":[[35 1]]}`, false, driftCounts{}},
+		{"bad record", `[{"age":35 "city":"x"}]`, false, driftCounts{}},
+		{"unknown format", `{"foo":[[35]]}`, false, driftCounts{}},
+		{"not json", `age=35`, false, driftCounts{}},
+		{"csv unterminated quote", "age,city\n35,\"paris\n", true, driftCounts{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m := driftMetricsFor(t, testBaseline(t))
+			m := driftMetricsFor(t, driftTestBaseline(t))
 			m.request([]byte(tt.body), tt.csv)
-			if got := featureCounts(t, m.reg); !maps.Equal(got, tt.want) {
+			if got := driftFeatureCounts(t, m.reg); !maps.Equal(got, tt.want) {
 				t.Errorf("counts of %q\n got %v\nwant %v", tt.body, got, tt.want)
 			}
 		})
@@ -206,8 +206,8 @@ func TestDriftRequestFormats(t *testing.T) {
 // TestDriftFreshSeries: a fresh exporter serves every bin of every feature
 // at 0, the baseline shares, and the baseline classes at 0.
 func TestDriftFreshSeries(t *testing.T) {
-	b := testBaseline(t)
-	got := series(t, driftMetricsFor(t, b).reg)
+	b := driftTestBaseline(t)
+	got := driftGather(t, driftMetricsFor(t, b).reg)
 	want := map[string]float64{
 		stack.MetricPredictionConfidenceBaseline + "{}":              0.83,
 		stack.MetricPredictionBaselineRatio + "{class=no}":           0.7,
@@ -231,7 +231,7 @@ func TestDriftFreshSeries(t *testing.T) {
 		}
 	}
 	// Negative control: without a baseline none of them exist.
-	off := series(t, newMetrics(&resolved{Config: Config{MaxClasses: 50, Buckets: DefaultBuckets}}, "").reg)
+	off := driftGather(t, newMetrics(&resolved{Config: Config{MaxClasses: 50, Buckets: DefaultBuckets}}, "").reg)
 	for k := range off {
 		if strings.HasPrefix(k, "model_feature") || strings.HasPrefix(k, "model_prediction_") {
 			t.Errorf("drift off serves %s", k)
@@ -241,17 +241,17 @@ func TestDriftFreshSeries(t *testing.T) {
 
 // TestDriftCardinalityBounded: garbage values and columns never add series.
 func TestDriftCardinalityBounded(t *testing.T) {
-	m := driftMetricsFor(t, testBaseline(t))
-	before := len(series(t, m.reg))
+	m := driftMetricsFor(t, driftTestBaseline(t))
+	before := len(driftGather(t, m.reg))
 	for i := range 500 {
 		m.request(fmt.Appendf(nil, `[{"city":"c%d","age":"x%d","col%d":%d}]`, i, i, i, i), false)
 		m.request(fmt.Appendf(nil, "city,age,c%d\nv%d,y%d,1\n", i, i, i), true)
 	}
-	s := series(t, m.reg)
+	s := driftGather(t, m.reg)
 	if len(s) != before {
 		t.Errorf("%d series after garbage, %d before", len(s), before)
 	}
-	if got := featureCounts(t, m.reg); got["city=other"] != 1000 || got["age:oor"] != 1000 {
+	if got := driftFeatureCounts(t, m.reg); got["city=other"] != 1000 || got["age:oor"] != 1000 {
 		t.Errorf("garbage not counted as other / out of range: %v", got)
 	}
 }
@@ -270,20 +270,20 @@ func TestDriftWideRow(t *testing.T) {
 	}
 	obj.WriteString(`"age":35}]`)
 	list.WriteString(`]]`)
-	want := counts{"age=30-40": 1, "income:missing": 1, "city:missing": 1}
+	want := driftCounts{"age=30-40": 1, "income:missing": 1, "city:missing": 1}
 	for name, body := range map[string]struct {
 		b   string
 		csv bool
-		w   counts
+		w   driftCounts
 	}{
 		"object": {obj.String(), false, want},
-		"list":   {list.String(), false, counts{"age=30-40": 1, "income=low": 1, "city=paris": 1}},
+		"list":   {list.String(), false, driftCounts{"age=30-40": 1, "income=low": 1, "city=paris": 1}},
 		"csv":    {csvHead.String() + "age\n" + csvRow.String() + "35\n", true, want},
 	} {
 		t.Run(name, func(t *testing.T) {
-			m := driftMetricsFor(t, testBaseline(t))
+			m := driftMetricsFor(t, driftTestBaseline(t))
 			m.request([]byte(body.b), body.csv)
-			if got := featureCounts(t, m.reg); !maps.Equal(got, body.w) {
+			if got := driftFeatureCounts(t, m.reg); !maps.Equal(got, body.w) {
 				t.Errorf("got %v, want %v", got, body.w)
 			}
 		})
@@ -291,10 +291,10 @@ func TestDriftWideRow(t *testing.T) {
 }
 
 func TestDriftAnswer(t *testing.T) {
-	value := testBaseline(t)
+	value := driftTestBaseline(t)
 	value.Prediction = &baseline.Prediction{Kind: baseline.PredictionValue, From: "target", Edges: []float64{1, 2},
 		Bins: []baseline.Bin{{Label: "a", Ratio: .3}, {Label: "b", Ratio: .3}, {Label: "c", Ratio: .4}}}
-	padded := testBaseline(t)
+	padded := driftTestBaseline(t)
 	padded.Prediction.Bins = []baseline.Bin{{Label: "1", Ratio: 1}, {Label: "other", Ratio: 0}}
 	tests := []struct {
 		name string
@@ -302,24 +302,24 @@ func TestDriftAnswer(t *testing.T) {
 		body string
 		want map[string]float64 // series that must have these values
 	}{
-		{"probability rows: confidence and argmax class by the baseline's classes", testBaseline(t),
+		{"probability rows: confidence and argmax class by the baseline's classes", driftTestBaseline(t),
 			`{"predictions":[[0.2,0.8],[0.9,0.1]]}`,
 			map[string]float64{"model_prediction_confidence_count{}": 2, "model_prediction_confidence_sum{}": 1.7,
 				MetricPredictions + "{class=yes}": 1, MetricPredictions + "{class=no}": 1}},
-		{"probability objects: class is the key", testBaseline(t),
+		{"probability objects: class is the key", driftTestBaseline(t),
 			`[{"no":0.35,"yes":0.65}]`,
 			map[string]float64{"model_prediction_confidence_count{}": 1, "model_prediction_confidence_sum{}": 0.65,
 				MetricPredictions + "{class=yes}": 1}},
-		{"three probabilities with a two-class baseline: positional class", testBaseline(t),
+		{"three probabilities with a two-class baseline: positional class", driftTestBaseline(t),
 			`{"outputs":[[0.1,0.3,0.6]]}`,
 			map[string]float64{"model_prediction_confidence_count{}": 1, MetricPredictions + "{class=2}": 1}},
 		{"padded baseline mix (one class and other): index labels", padded,
 			`{"predictions":[[0.2,0.8]]}`,
 			map[string]float64{"model_prediction_confidence_count{}": 1, MetricPredictions + "{class=1}": 1, MetricPredictions + "{class=other}": 0}},
-		{"logits are not probabilities", testBaseline(t),
+		{"logits are not probabilities", driftTestBaseline(t),
 			`{"predictions":[[2.5,-1.0]]}`,
 			map[string]float64{"model_prediction_confidence_count{}": 0, MetricPredictions + "{class=yes}": 0}},
-		{"classes are counted as before", testBaseline(t),
+		{"classes are counted as before", driftTestBaseline(t),
 			`{"predictions":["yes","yes"]}`,
 			map[string]float64{"model_prediction_confidence_count{}": 0, MetricPredictions + "{class=yes}": 2}},
 		{"value baseline: numbers and [x] observed, others not", value,
@@ -333,7 +333,7 @@ func TestDriftAnswer(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			m := driftMetricsFor(t, tt.b)
 			m.answer([]byte(tt.body))
-			got := series(t, m.reg)
+			got := driftGather(t, m.reg)
 			for k, v := range tt.want {
 				g, ok := got[k]
 				if !ok || g < v-1e-9 || g > v+1e-9 {
@@ -345,7 +345,7 @@ func TestDriftAnswer(t *testing.T) {
 }
 
 func TestDriftConfigRejectsInvalidBaseline(t *testing.T) {
-	b := testBaseline(t)
+	b := driftTestBaseline(t)
 	b.Features[0].Bins = b.Features[0].Bins[:2]
 	_, err := New(Config{Upstream: "http://127.0.0.1:1", Kind: KindMLflow, Baseline: b})
 	if err == nil || !strings.Contains(err.Error(), "baseline") {

@@ -145,7 +145,7 @@ func TestClassLabelsInvalidUTF8(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			m := newMetrics(&resolved{Config: Config{MaxClasses: 50, Buckets: DefaultBuckets}}, "")
 			m.answer([]byte(tt.body))
-			if got := series(t, m.reg)[MetricPredictions+"{class="+tt.want+"}"]; got != 1 {
+			if got := driftGather(t, m.reg)[MetricPredictions+"{class="+tt.want+"}"]; got != 1 {
 				t.Errorf("model_predictions_total{class=%q} = %v, want 1", tt.want, got)
 			}
 		})
