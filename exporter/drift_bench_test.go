@@ -36,39 +36,49 @@ func driftDemoBaseline(t testing.TB, m *model.Model) *baseline.Baseline {
 
 // TestDriftEveryExampleFormat: the demo model's example bodies, in every
 // request format the model package writes, count the same bins, and every
-// feature exactly once per row.
+// feature exactly once per row; against a synthetic baseline and against the
+// demo model's shipped one (model.DefaultBaseline).
 func TestDriftEveryExampleFormat(t *testing.T) {
 	dm := model.Default()
-	b := driftDemoBaseline(t, dm)
-	var first map[string]float64
-	for _, format := range model.Formats() {
-		t.Run(format, func(t *testing.T) {
-			body, ct, err := model.Example(dm, format)
-			if err != nil {
-				t.Fatal(err)
-			}
-			m := driftMetricsFor(t, b)
-			m.request(body, ct == model.ContentTypeCSV)
-			got := driftFeatureCounts(t, m.reg)
-			perFeature := map[string]float64{}
-			for k, v := range got {
-				name, _, _ := strings.Cut(k, "=")
-				if strings.Contains(k, ":") {
-					t.Errorf("%s = %v: example rows are in range and complete", k, v)
+	shipped, err := model.DefaultBaseline()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, b := range map[string]*baseline.Baseline{"synthetic": driftDemoBaseline(t, dm), "shipped": shipped} {
+		var first map[string]float64
+		for _, format := range model.Formats() {
+			t.Run(name+"/"+format, func(t *testing.T) {
+				body, ct, err := model.Example(dm, format)
+				if err != nil {
+					t.Fatal(err)
 				}
-				perFeature[name] += v
-			}
-			for _, f := range dm.Features {
-				if perFeature[f] != 2 {
-					t.Errorf("feature %s counted %v times, want 2 (two rows)", f, perFeature[f])
+				m := driftMetricsFor(t, b)
+				m.request(body, ct == model.ContentTypeCSV)
+				got := driftFeatureCounts(t, m.reg)
+				perFeature := map[string]float64{}
+				for k, v := range got {
+					if strings.HasSuffix(k, ":missing") {
+						t.Errorf("%s = %v: example rows are complete", k, v)
+					}
+					if name, _, ok := strings.Cut(k, "="); ok {
+						perFeature[name] += v
+					}
 				}
-			}
-			if first == nil {
-				first = got
-			} else if !maps.Equal(got, first) {
-				t.Errorf("%s counts %v, %s counted %v", format, got, model.Formats()[0], first)
-			}
-		})
+				if len(perFeature) != len(b.Features) {
+					t.Errorf("features counted %v, baseline has %d", perFeature, len(b.Features))
+				}
+				for _, f := range b.Features {
+					if perFeature[f.Name] != 2 {
+						t.Errorf("feature %s binned %v times, want 2 (two rows)", f.Name, perFeature[f.Name])
+					}
+				}
+				if first == nil {
+					first = got
+				} else if !maps.Equal(got, first) {
+					t.Errorf("%s counts %v, %s counted %v", format, got, model.Formats()[0], first)
+				}
+			})
+		}
 	}
 }
 
