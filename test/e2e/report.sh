@@ -8,7 +8,8 @@
 #   4. runs `stackgen report --from -10m` and checks the page: data in every
 #      seed 000 panel (the overview dashboard, seed 000's queries verbatim)
 #      and the model dashboard's process row, every image present, the firing
-#      high_error_ratio rule and its history, and its email,
+#      high_error_ratio rule and its history, and its email, and every panel
+#      placed on the dashboards' 24-column grid,
 #   5. always `stackgen down --volumes` on exit.
 #
 # Environment: STACKGEN_E2E_KEEP=1 leaves the stack and the report.
@@ -132,6 +133,15 @@ for img in $(grep -o '<img src="[^"]*"' <<<"$page" | sed 's/<img src="//; s/"$//
 	head -c 8 "$OUT/$img" 2>/dev/null | grep -q 'PNG' || { missing=$((missing + 1)); fail "image $img missing or not a PNG"; }
 done
 [ "$imgs" -gt 20 ] && [ "$missing" = 0 ] && pass "$imgs chart images present"
+
+# Every panel sits on Grafana's 24-column grid where its gridPos puts it.
+n_panels=$(grep -c '<div class="panel ' <<<"$page")
+n_grid=$(grep -Ec '<div class="panel [^"]*"[^>]*style="grid-column:[0-9]+ / span [0-9]+;grid-row:[0-9]+ / span [0-9]+"' <<<"$page")
+if [ "$n_panels" -gt 0 ] && [ "$n_grid" = "$n_panels" ]; then
+	pass "all $n_panels panels placed on the dashboard grid"
+else
+	fail "$n_grid of $n_panels panels placed on the dashboard grid"
+fi
 
 # Nothing is loaded from the network.
 if grep -Eq '(src|href)="https?:' <<<"$page" || grep -q '<script' <<<"$page"; then
