@@ -11,6 +11,7 @@ import (
 
 	"github.com/stackgen/stackgen/baseline"
 	"github.com/stackgen/stackgen/model"
+	"github.com/stackgen/stackgen/modelserver"
 	"github.com/stackgen/stackgen/stack"
 )
 
@@ -294,3 +295,64 @@ type driftNopWriter struct {
 func (w *driftNopWriter) Header() http.Header         { return w.h }
 func (w *driftNopWriter) WriteHeader(code int)        { w.code = code }
 func (w *driftNopWriter) Write(p []byte) (int, error) { return len(p), nil }
+
+// TestDriftDemoModelServer: the exporter in front of the real demo model
+// server (modelserver, both protocols), with the shipped baseline: every
+// example body the server answers 200 is counted (every feature twice), and
+// the answered classes are the baseline's classes.
+func TestDriftDemoModelServer(t *testing.T) {
+	dm := model.Default()
+	shipped, err := model.DefaultBaseline()
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := httptest.NewServer(modelserver.New(modelserver.Config{}))
+	defer up.Close()
+	for _, kind := range []Kind{KindMLflow, KindTFServing} {
+		formats := model.Formats()
+		if kind == KindTFServing {
+			formats = []string{model.FormatInstances, model.FormatInputs}
+		}
+		for _, format := range formats {
+			t.Run(string(kind)+"/"+format, func(t *testing.T) {
+				e, err := New(Config{Upstream: up.URL, Kind: kind, ModelName: dm.Name, Baseline: shipped})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer e.Close()
+				srv := httptest.NewServer(e.Handler())
+				defer srv.Close()
+				body, ct, err := model.Example(dm, format)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp, err := http.Post(srv.URL+"/predict", ct, strings.NewReader(string(body)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				answer, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					t.Fatalf("status %d: %s", resp.StatusCode, answer)
+				}
+				got := driftGather(t, e.Registry())
+				for _, f := range shipped.Features {
+					n := 0.0
+					for _, bin := range f.Bins {
+						n += got[stack.MetricFeatureBin+"{bin="+bin.Label+",feature="+f.Name+"}"]
+					}
+					if n != 2 || got[stack.MetricFeatureMissing+"{feature="+f.Name+"}"] != 0 {
+						t.Errorf("feature %s: %v rows binned, want 2", f.Name, n)
+					}
+				}
+				classes := 0.0
+				for _, bin := range shipped.Prediction.Bins {
+					classes += got[MetricPredictions+"{class="+bin.Label+"}"]
+				}
+				if classes != 2 {
+					t.Errorf("answer %s: %v predictions in the baseline's classes, want 2", answer, classes)
+				}
+			})
+		}
+	}
+}
