@@ -56,6 +56,7 @@ func TestObjectsPerExample(t *testing.T) {
 		want    []string // "file Kind/name"
 	}{
 		{"demo", []string{
+			"demo-baseline-configmap.yaml ConfigMap/demo-baseline",
 			"demo-deployment.yaml Deployment/demo", "demo-service.yaml Service/demo", "demo-servicemonitor.yaml ServiceMonitor/demo",
 			"grafana-alerting-configmap.yaml ConfigMap/demo-alerting", "grafana-dashboard-demo-configmap.yaml ConfigMap/demo-dashboard-demo",
 			"grafana-dashboard-overview-configmap.yaml ConfigMap/demo-dashboard-overview", "grafana-datasource-configmap.yaml ConfigMap/demo-datasource",
@@ -68,6 +69,7 @@ func TestObjectsPerExample(t *testing.T) {
 			"namespace.yaml Namespace/attrition", "prometheusrule.yaml PrometheusRule/attrition",
 		}},
 		{"offline", []string{
+			"demo-baseline-configmap.yaml ConfigMap/demo-baseline",
 			"demo-deployment.yaml Deployment/demo", "demo-service.yaml Service/demo", "demo-servicemonitor.yaml ServiceMonitor/demo",
 			"namespace.yaml Namespace/offline", "prometheusrule.yaml PrometheusRule/offline",
 		}},
