@@ -441,3 +441,46 @@ func TestCheckPrometheusRulesReadsDriftRules(t *testing.T) {
 		t.Errorf("broken %s: error %v, want one naming it", p, err)
 	}
 }
+
+// TestGrafanaDriftSummaryExpands expands the Grafana summaries with data
+// shaped like Grafana's (ngalert state/template.Data: $labels, $values by
+// refId) through Prometheus' template engine, which Grafana's is built on.
+func TestGrafanaDriftSummaryExpands(t *testing.T) {
+	s, _ := driftStack(t)
+	s = setEngine(s, stack.EngineGrafana)
+	type value struct {
+		Labels map[string]string
+		Value  float64
+	}
+	type data struct {
+		Labels map[string]string
+		Values map[string]value
+		Value  string
+	}
+	l := map[string]string{"model": "hot", "feature": "age"}
+	vals := map[string]value{RefDriftPSI: {l, 1.7771}, RefDriftThreshold: {l, 0.2}, RefDriftRows: {l, 600}, RefReduce: {l, 8.9}}
+	want := map[string]string{
+		stack.AlertFeatureDrift:    "model hot: feature age drifted: PSI 1.777 above its effective threshold 0.200 (600 rows in the last 10m)",
+		stack.AlertPredictionDrift: "model hot: the predicted-class mix drifted: PSI 1.777 above its effective threshold 0.200 (600 predictions in the last 10m)",
+		stack.AlertConfidenceDrop:  "model hot: mean top-class confidence 1.777 over the last 10m is more than 0.1 below the baseline's 0.8",
+	}
+	n := 0
+	for _, r := range mustRules(t, s) {
+		if r.Model != "hot" || want[r.Alert.Kind] == "" {
+			continue
+		}
+		n++
+		text := "{{- $labels := .Labels -}}{{- $values := .Values -}}{{- $value := .Value -}}" + r.Summary("$values."+RefReduce+".Value")
+		e := template.NewTemplateExpander(context.Background(), text, "x", data{Labels: l, Values: vals}, model.Time(0), nil, nil, []string{"missingkey=invalid"})
+		got, err := e.Expand()
+		if err != nil {
+			t.Fatalf("%s: %v", r.Title, err)
+		}
+		if got != want[r.Alert.Kind] {
+			t.Errorf("%s: summary %q, want %q", r.Title, got, want[r.Alert.Kind])
+		}
+	}
+	if n != len(want) {
+		t.Errorf("checked %d drift summaries, want %d", n, len(want))
+	}
+}
