@@ -14,6 +14,7 @@ import (
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
 )
 
 // A Grafana barchart panel as the dashboards write it: instant table
@@ -144,6 +145,16 @@ func drawBars(w io.Writer, p PanelData) error {
 	pl.Y.Tick.Marker = unitTicks{unit: p.Unit}
 	pl.NominalX(b.Categories...)
 	wpx, hpx := chartSize(p.Panel)
+	chars := 0
+	for _, c := range b.Categories {
+		chars += len(c) + 2
+	}
+	if chars*7 > wpx-70 {
+		// Labels would overlap: slant them, as Grafana's xTickLabelRotation -45 does.
+		pl.X.Tick.Label.Rotation = math.Pi / 4
+		pl.X.Tick.Label.XAlign = draw.XRight
+		pl.X.Tick.Label.YAlign = draw.YCenter
+	}
 	n := max(len(b.Series), 1)
 	group := (float64(wpx) - 70) * pointsPerPixelPt / float64(max(len(b.Categories), 1)) * 0.8
 	width := vg.Length(math.Max(group/float64(n), 1))
