@@ -165,7 +165,11 @@ func Compute(r io.Reader, opts Options) (*Baseline, error) {
 		if c.present == 0 {
 			return nil, &CSVError{Column: c.name, Msg: "every value is missing; drop the column or fill it"}
 		}
-		b.Features = append(b.Features, c.feature(opts.Bins, len(rows)))
+		f, err := c.feature(opts.Bins, len(rows))
+		if err != nil {
+			return nil, err
+		}
+		b.Features = append(b.Features, f)
 	}
 	if target >= 0 {
 		if cols[target].present == 0 {
@@ -248,7 +252,7 @@ func readColumn(name string, rows [][]string, j int) column {
 	return c
 }
 
-func (c column) feature(bins, rows int) Feature {
+func (c column) feature(bins, rows int) (Feature, error) {
 	f := Feature{Name: c.name, Missing: float64(rows-c.present) / float64(rows)}
 	if c.numeric {
 		sorted := append([]float64(nil), c.nums...)
@@ -262,10 +266,13 @@ func (c column) feature(bins, rows int) Feature {
 		// 9 significant digits: the file is the same on every platform
 		// (fused multiply-adds may change the last bits).
 		f.Mean, f.Std = sig9(f.Mean), sig9(f.Std)
+		if math.IsInf(f.Mean, 0) || math.IsInf(f.Std, 0) || math.IsNaN(f.Mean) || math.IsNaN(f.Std) {
+			return f, &CSVError{Column: c.name, Msg: "values too large to profile (the mean or standard deviation overflows); rescale the column"}
+		}
 		var labels []string
 		f.Edges, labels = numericEdges(sorted, bins)
 		f.Bins = countNumeric(sorted, f.Edges, labels)
-		return f
+		return f, nil
 	}
 	f.Kind = KindCategorical
 	f.Categories = topCategories(c.cats, bins-1)
@@ -275,7 +282,7 @@ func (c column) feature(bins, rows int) Feature {
 	}
 	labels := append(append([]string(nil), f.Categories...), OtherLabel)
 	f.Bins = makeBins(labels, counts)
-	return f
+	return f, nil
 }
 
 // numericEdges chooses the inner edges of a sorted numeric column and the
@@ -293,7 +300,10 @@ func numericEdges(sorted []float64, bins int) ([]float64, []string) {
 		labels := make([]string, len(distinct))
 		for i, v := range distinct {
 			if i > 0 {
-				edges[i-1] = distinct[i-1] + (v-distinct[i-1])/2
+				edges[i-1] = distinct[i-1]/2 + v/2 // no overflow near ±MaxFloat64
+				if edges[i-1] <= distinct[i-1] {
+					edges[i-1] = v // neighbours one ulp apart
+				}
 			}
 			labels[i] = label(i, len(distinct), "="+num(v))
 		}
