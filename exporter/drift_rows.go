@@ -113,41 +113,80 @@ func (d *driftMetrics) jsonRows(s *driftScratch, b []byte) bool {
 }
 
 // rowList counts the rows of the list at i (objects, lists positional by
-// cols, or scalars as the first column).
+// cols, or scalars as the first column). Every value is scanned once: the
+// row walkers return where their row ends.
 func (d *driftMetrics) rowList(s *driftScratch, b []byte, i int, cols []colFeat) bool {
 	if i >= len(b) || b[i] != '[' {
 		return false
 	}
-	ok := true
-	end := eachElem(b, i, func(r int) bool {
-		switch b[r] {
+	i = skipWS(b, i+1)
+	if i < len(b) && b[i] == ']' {
+		return true
+	}
+	for i < len(b) {
+		var end int
+		switch b[i] {
 		case '{':
-			ok = d.rowObject(s, b, r)
+			end = d.rowObject(s, b, i)
 		case '[':
-			ok = d.rowPositional(s, b, r, cols)
+			end = d.rowPositional(s, b, i, cols)
 		default:
-			e := skipValue(b, r)
-			if e < 0 {
-				ok = false
-			} else if len(cols) > 0 && cols[0].col == 0 && s.mark(cols[0].feat) {
-				d.jsonValue(s, cols[0].feat, b, r, e)
+			end = skipValue(b, i)
+			if end > i && len(cols) > 0 && cols[0].col == 0 && s.mark(cols[0].feat) {
+				d.jsonValue(s, cols[0].feat, b, i, end)
 			}
 		}
+		if end < 0 {
+			return false
+		}
 		d.endRow(s)
-		return ok
-	})
-	return ok && end >= 0
+		if i = listNext(b, end); i < 0 {
+			return i == listEnd
+		}
+	}
+	return false
 }
 
-// rowObject counts one row given as {column: value}.
-func (d *driftMetrics) rowObject(s *driftScratch, b []byte, i int) bool {
-	ok := true
-	done := false
-	eachKeyEnd(b, i, func(key []byte, v int) bool {
+// listEnd is listNext's answer at the closing bracket.
+const listEnd = -2
+
+// listNext moves past the separator after a list element ending at end: the
+// next element's index, listEnd after ']', -1 when malformed.
+func listNext(b []byte, end int) int {
+	i := skipWS(b, end)
+	if i >= len(b) {
+		return -1
+	}
+	switch b[i] {
+	case ',':
+		return skipWS(b, i+1)
+	case ']':
+		return listEnd
+	}
+	return -1
+}
+
+// rowObject counts one row given as {column: value} and returns the index
+// past it (-1 when malformed).
+func (d *driftMetrics) rowObject(s *driftScratch, b []byte, i int) int {
+	i = skipWS(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return i + 1
+	}
+	for i < len(b) && b[i] == '"' {
+		kend := skipValue(b, i)
+		if kend < 0 {
+			return -1
+		}
+		key := b[i+1 : kend-1]
+		i = skipWS(b, kend)
+		if i >= len(b) || b[i] != ':' {
+			return -1
+		}
+		v := skipWS(b, i+1)
 		e := skipValue(b, v)
 		if e < 0 {
-			ok = false
-			return false
+			return -1
 		}
 		fi := d.lookup(key)
 		if fi < 0 && bytes.IndexByte(key, '\\') >= 0 { // rare: escaped key
@@ -158,39 +197,54 @@ func (d *driftMetrics) rowObject(s *driftScratch, b []byte, i int) bool {
 		if fi >= 0 && s.mark(fi) {
 			d.jsonValue(s, fi, b, v, e)
 		}
-		return true
-	}, &done)
-	return ok && done
+		i = skipWS(b, e)
+		if i >= len(b) {
+			return -1
+		}
+		switch b[i] {
+		case '}':
+			return i + 1
+		case ',':
+			i = skipWS(b, i+1)
+		default:
+			return -1
+		}
+	}
+	return -1
 }
 
-// rowPositional counts one row given as a list: element cols[k].col is
-// feature cols[k].feat (cols sorted by col). Elements past the last mapped
-// column are not scanned.
-func (d *driftMetrics) rowPositional(s *driftScratch, b []byte, i int, cols []colFeat) bool {
+// rowPositional counts one row given as a list, element cols[k].col being
+// feature cols[k].feat (cols sorted by col), and returns the index past it
+// (-1 when malformed). Elements past the last mapped column are only
+// skipped.
+func (d *driftMetrics) rowPositional(s *driftScratch, b []byte, i int, cols []colFeat) int {
+	i = skipWS(b, i+1)
+	if i < len(b) && b[i] == ']' {
+		return i + 1
+	}
 	j, k := 0, 0
-	ok, stopped := true, false
-	end := eachElem(b, i, func(v int) bool {
-		if k >= len(cols) {
-			stopped = true
-			return false
+	for i < len(b) {
+		e := skipValue(b, i)
+		if e < 0 {
+			return -1
 		}
-		if cols[k].col == j {
-			e := skipValue(b, v)
-			if e < 0 {
-				ok = false
-				return false
-			}
+		if k < len(cols) && cols[k].col == j {
 			if s.mark(cols[k].feat) {
-				d.jsonValue(s, cols[k].feat, b, v, e)
+				d.jsonValue(s, cols[k].feat, b, i, e)
 			}
 			k++
 		}
 		j++
-		return true
-	})
-	// Past the last mapped column the rest of the row is not scanned; its
-	// extent is checked by the caller's skipValue.
-	return ok && (stopped || end >= 0)
+		next := listNext(b, e)
+		if next == listEnd {
+			return skipWS(b, e) + 1
+		}
+		if next < 0 {
+			return -1
+		}
+		i = next
+	}
+	return -1
 }
 
 // split counts a dataframe_split object: "columns" names the positions
@@ -224,6 +278,9 @@ func (d *driftMetrics) split(s *driftScratch, b []byte, i int) bool {
 			if data != -2 {
 				data = v
 			}
+			// pandas writes columns, index, data: with the columns known,
+			// stop here rather than skip over the rows once more.
+			return !hasCols
 		}
 		return data != -2
 	})
@@ -290,52 +347,6 @@ func (d *driftMetrics) columnar(s *driftScratch, b []byte, i int) bool {
 	}
 	s.rows += rows
 	return true
-}
-
-// eachKeyEnd is eachKey that also reports, in *done, whether the object was
-// walked to its closing brace.
-func eachKeyEnd(b []byte, i int, fn func(key []byte, v int) bool, done *bool) {
-	*done = false
-	if i >= len(b) || b[i] != '{' {
-		return
-	}
-	i = skipWS(b, i+1)
-	if i < len(b) && b[i] == '}' {
-		*done = true
-		return
-	}
-	for i < len(b) && b[i] == '"' {
-		end := skipValue(b, i)
-		if end < 0 {
-			return
-		}
-		key := b[i+1 : end-1]
-		i = skipWS(b, end)
-		if i >= len(b) || b[i] != ':' {
-			return
-		}
-		v := skipWS(b, i+1)
-		if !fn(key, v) {
-			return
-		}
-		i = skipValue(b, v)
-		if i < 0 {
-			return
-		}
-		i = skipWS(b, i)
-		if i >= len(b) {
-			return
-		}
-		switch b[i] {
-		case '}':
-			*done = true
-			return
-		case ',':
-			i = skipWS(b, i+1)
-		default:
-			return
-		}
-	}
 }
 
 // unquoteJSON decodes the content of a JSON string that holds escapes.
