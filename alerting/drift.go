@@ -6,7 +6,6 @@ import (
 	"strconv"
 
 	"github.com/stackgen/stackgen/baseline"
-	"github.com/stackgen/stackgen/dashboards"
 	"github.com/stackgen/stackgen/stack"
 )
 
@@ -72,7 +71,7 @@ func driftQuery(a stack.Alert, m stack.Model) (Query, error) {
 // recorded PSI.
 func driftLink(s *stack.Stack, a stack.Alert, m stack.Model) string {
 	if s.Grafana.IsEnabled() {
-		return s.GrafanaURL() + "/d/" + dashboards.ModelUID(s, m)
+		return s.GrafanaURL() + "/d/" + s.ModelDashboardUID(m)
 	}
 	expr := stack.RecFeaturePSI
 	switch a.Kind {
