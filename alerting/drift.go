@@ -94,8 +94,12 @@ func promValue(record string, feature bool, format string) string {
 	return `{{ with printf "` + record + escape(sel) + `" ` + args + ` | query }}{{ . | first | value | printf "` + format + `" }}{{ end }}`
 }
 
-// escape doubles quotes for a Go template string literal.
-func escape(s string) string { return strconv.Quote(s)[1 : len(strconv.Quote(s))-1] }
+// escape makes s the body of a Go template string literal ("…"): quotes
+// and backslashes escaped.
+func escape(s string) string {
+	q := strconv.Quote(s)
+	return q[1 : len(q)-1]
+}
 
 // promTopBins lists the 3 bins (classes) with the largest PSI terms, with
 // expected and actual share, as a Prometheus template.
