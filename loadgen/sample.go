@@ -136,7 +136,8 @@ type SampleOptions struct {
 // SamplePool pre-generates request bodies whose rows are sampled from
 // baseline b: for every row and profiled feature a bin is drawn with its
 // expected share, then a value uniform within the bin's range clipped to the
-// training range [Min, Max] (numeric), or the bin's category (categorical;
+// training range [Min, Max] (numeric; a whole number when the range and
+// edges are whole numbers, as for counts, flags and ratings), or the bin's category (categorical;
 // "other" repeats the first category's value with a suffix, so it lands in
 // "other"). Columns are b.Columns in order. Shifts are applied after
 // sampling. A category that reads as a number is sent as that JSON number.
@@ -233,12 +234,21 @@ type column struct {
 	fixed string
 	cum   []float64 // cumulative bin ratios
 	shift *Shift
+	// integer: the feature's range and edges are whole numbers (a count, a
+	// flag, a rating), so sampled values are whole numbers too.
+	integer bool
 }
 
 func newColumn(f *baseline.Feature, example float64) column {
 	c := column{f: f, fixed: number(example)}
 	if f == nil {
 		return c
+	}
+	if f.Kind == baseline.KindNumeric {
+		c.integer = whole(f.Min) && whole(f.Max)
+		for _, e := range f.Edges {
+			c.integer = c.integer && whole(e)
+		}
 	}
 	sum := 0.0
 	c.cum = make([]float64, len(f.Bins))
@@ -277,7 +287,17 @@ func (c *column) sample(rng *rand.Rand) string {
 		hi = min(hi, f.Edges[bin])
 	}
 	v := lo
-	if hi > lo {
+	switch {
+	case c.integer:
+		// A whole number in [lo, hi), or [lo, Max] in the last bin.
+		n := math.Ceil(hi) - lo
+		if bin == len(f.Edges) {
+			n = math.Floor(hi) - lo + 1
+		}
+		if n > 0 {
+			v = lo + math.Floor(rng.Float64()*n)
+		}
+	case hi > lo:
 		v = lo + rng.Float64()*(hi-lo) // [lo, hi): stays in the bin
 	}
 	if s := c.shift; s != nil {
@@ -287,9 +307,15 @@ func (c *column) sample(rng *rand.Rand) string {
 		case '*':
 			v *= s.Factor
 		}
+		if c.integer {
+			v = math.Round(v)
+		}
 	}
 	return number(v)
 }
+
+// whole reports whether v is a whole number.
+func whole(v float64) bool { return v == math.Trunc(v) && !math.IsInf(v, 0) }
 
 // otherValue is a value of categorical feature f that is none of its
 // categories: a number above every numeric category, else "other-value".

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/stackgen/stackgen/baseline"
+	"github.com/stackgen/stackgen/model"
 )
 
 // testBaseline is a baseline of three profiled features (numeric age with
@@ -168,6 +169,39 @@ func TestSamplePoolPSI(t *testing.T) {
 	}
 }
 
+// TestSamplePoolWholeNumbers: a numeric feature whose range and edges are
+// whole numbers (age here) is sampled as whole numbers, also when shifted;
+// one with a fractional edge gets fractional values (control).
+func TestSamplePoolWholeNumbers(t *testing.T) {
+	frac := testBaseline(t)
+	frac.Features[0].Edges = append([]float64(nil), frac.Features[0].Edges...)
+	frac.Features[0].Edges[0] = 24.5
+	for _, tt := range []struct {
+		name   string
+		b      *baseline.Baseline
+		shifts []Shift
+		whole  bool
+	}{
+		{"whole", testBaseline(t), nil, true},
+		{"whole, shifted", testBaseline(t), []Shift{{Feature: "age", Op: '*', Factor: 1.37}}, true},
+		{"fractional edge (control)", frac, nil, false},
+	} {
+		pool, err := SamplePool(tt.b, SampleOptions{Bodies: 100, Shifts: tt.shifts, Seed: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fractional := 0
+		for _, r := range rowsOf(t, pool, SampleDataframeSplit) {
+			if v := r["age"].(float64); v != math.Trunc(v) {
+				fractional++
+			}
+		}
+		if (fractional == 0) != tt.whole {
+			t.Errorf("%s: %d of 200 ages fractional", tt.name, fractional)
+		}
+	}
+}
+
 // TestSamplePoolNumericInRange: unshifted numeric values stay within the
 // training range (the negative control is the shifted pool, which leaves it).
 func TestSamplePoolNumericInRange(t *testing.T) {
@@ -275,5 +309,31 @@ func TestRunCyclesBodies(t *testing.T) {
 				t.Errorf("invalid body sent %d times, want 10", seen["bad"])
 			}
 		})
+	}
+}
+
+// TestSamplePoolDemoBaseline: on the demo model's own baseline (seven
+// numeric features, most of them whole numbers: flags, ratings, counts), a
+// calm pool scores PSI < 0.02 on every feature and +2sd on age moves only
+// age above 0.5.
+func TestSamplePoolDemoBaseline(t *testing.T) {
+	b, err := model.DefaultBaseline()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, shifts := range [][]Shift{nil, {{Feature: "age", Op: '+', SD: 2}}} {
+		pool, err := SamplePool(b, SampleOptions{Seed: 9, Shifts: shifts})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows := rowsOf(t, pool, SampleDataframeSplit)
+		for i := range b.Features {
+			f := &b.Features[i]
+			p := psi(t, f, rows)
+			shifted := len(shifts) > 0 && f.Name == "age"
+			if (shifted && p <= 0.5) || (!shifted && p >= 0.02) {
+				t.Errorf("shifts %v: %s PSI %.4f", shifts, f.Name, p)
+			}
+		}
 	}
 }
