@@ -15,7 +15,7 @@ import (
 // job and label names cannot drift between renderers.
 func TestRenderersImportOnlyStack(t *testing.T) {
 	const module = "github.com/stackgen/stackgen/"
-	for _, pkg := range []string{"compose", "prometheus", "alerting", "grafana", "dashboards", "tfserving"} {
+	for _, pkg := range []string{"compose", "prometheus", "alerting", "grafana", "dashboards", "tfserving", "drift"} {
 		files, err := filepath.Glob(filepath.Join("..", pkg, "*.go"))
 		if err != nil || len(files) == 0 {
 			t.Fatalf("%s: no Go files (%v)", pkg, err)
