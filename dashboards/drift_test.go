@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/prometheus/promql/parser"
 
 	"github.com/stackgen/stackgen/baseline"
+	"github.com/stackgen/stackgen/grafana"
 	"github.com/stackgen/stackgen/model"
 	"github.com/stackgen/stackgen/stack"
 )
@@ -184,5 +185,17 @@ func checkBarchart(t *testing.T, p jsonPanel) {
 	}
 	if names["Value #A"] != legendActual || names["Value #B"] != legendBaseline {
 		t.Errorf("%s: display names %v, want Value #A actual, Value #B baseline", p.Title, names)
+	}
+}
+
+// TestGrafanaStructure: every dashboard of every fixture passes the
+// structural check that mirrors Grafana's panel schemas.
+func TestGrafanaStructure(t *testing.T) {
+	for _, f := range fixtures {
+		for file, data := range mustBuild(t, mustParse(t, f.yaml)) {
+			if err := grafana.CheckDashboard(f.name+"/"+file, data); err != nil {
+				t.Errorf("%v", err)
+			}
+		}
 	}
 }
