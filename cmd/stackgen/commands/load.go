@@ -48,6 +48,8 @@ type loadOpts struct {
 	insecure    bool
 	quiet       bool
 	shifts      []string
+	// note says where the bodies come from when they are sampled.
+	note string
 }
 
 func newLoadCmd() *cobra.Command {
@@ -138,6 +140,9 @@ func runLoad(cmd *cobra.Command, o *loadOpts) error {
 	defer stop()
 
 	errOut := cmd.ErrOrStderr()
+	if o.note != "" && !o.quiet {
+		fmt.Fprintln(errOut, o.note)
+	}
 	prog := newProgressPrinter(errOut, o.quiet)
 	if !o.quiet {
 		cfg.Progress = prog.update
@@ -364,6 +369,10 @@ func (o *loadOpts) sampled(m *stack.Model) ([][]byte, string, error) {
 	ct := model.ContentTypeJSON
 	if o.contentType != "" {
 		ct = o.contentType
+	}
+	o.note = fmt.Sprintf("load: %d %s bodies of rows sampled from model %q's drift baseline", len(pool), format, m.Name)
+	if len(o.shifts) > 0 {
+		o.note += ", shifted: " + strings.Join(o.shifts, " ")
 	}
 	return pool, ct, nil
 }

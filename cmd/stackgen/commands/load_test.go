@@ -108,7 +108,7 @@ func TestLoadDriftSampling(t *testing.T) {
 			mu.Lock()
 			bodies = nil
 			mu.Unlock()
-			code, _, _, err := runCLI(t, append([]string{"load", "-n", "200", "-c", "2", "-q"}, tt.args...)...)
+			code, _, stderr, err := runCLI(t, append([]string{"load", "-n", "200", "-c", "2"}, tt.args...)...)
 			if code != tt.code {
 				t.Fatalf("exit %d (%v), want %d", code, err, tt.code)
 			}
@@ -117,6 +117,9 @@ func TestLoadDriftSampling(t *testing.T) {
 					t.Fatalf("error %v does not mention %q", err, tt.want)
 				}
 				return
+			}
+			if sampled := strings.Contains(stderr, `sampled from model "demo"'s drift baseline`); sampled != (tt.distinct > 1) {
+				t.Errorf("stderr %q: says the rows are sampled = %v", stderr, sampled)
 			}
 			mu.Lock()
 			defer mu.Unlock()
