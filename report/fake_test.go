@@ -95,6 +95,12 @@ func (f *fakeProm) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				}
 				res = append(res, series{Metric: map[string]string{"__name__": q, "alertname": "high_error_ratio", "alertstate": "firing", "model": "demo"}, Value: &v})
 			}
+		} else if strings.Contains(q, "by (bin)") && !f.isEmpty(q) {
+			// a bar chart's share per bin: three bins, out of order
+			for _, k := range []int{2, 0, 10} {
+				v := [2]any{ts, strconv.FormatFloat(wave(q, ts, k%3)/3, 'g', -1, 64)}
+				res = append(res, series{Metric: map[string]string{"bin": strconv.Itoa(k)}, Value: &v})
+			}
 		} else if !f.isEmpty(q) {
 			v := [2]any{ts, strconv.FormatFloat(wave(q, ts, 0), 'g', -1, 64)}
 			res = append(res, series{Metric: map[string]string{"model": "demo"}, Value: &v})

@@ -215,6 +215,8 @@ func TestGoldenHTML(t *testing.T) {
 		{"target down", `<td class="down">down</td>`},
 		{"version", "v0.0.0-test"},
 		{"stat threshold colour", `<div class="big" style="color:#`},
+		{"bar chart (data drift row)", `<div class="panel barchart" id="offline-demo-panel-24" data-dashboard="offline-demo" data-has-data="true" style="grid-column:1 / span 8;`},
+		{"bar chart legend", `<i class="sw" style="background:#7EB26D"></i>actual</span><span><i class="sw" style="background:#EAB839"></i>baseline</span>`},
 	} {
 		if !strings.Contains(page, c.want) {
 			t.Errorf("%s: page lacks %q", c.name, c.want)
