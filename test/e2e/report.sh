@@ -143,6 +143,17 @@ else
 	fail "$n_grid of $n_panels panels placed on the dashboard grid"
 fi
 
+# No panel query failed against the real Prometheus (bar charts' instant
+# queries included), and bar chart panels are drawn or say "No data".
+if grep -q '<p class="err">query ' <<<"$page"; then
+	fail "panel queries failed: $(grep -o '<p class="err">query [^<]*' <<<"$page" | head -3)"
+else
+	pass "no panel query failed"
+fi
+n_bar=$(grep -c '<div class="panel barchart"' <<<"$page")
+n_bar_data=$(grep -c '<div class="panel barchart"[^>]*data-has-data="true"' <<<"$page")
+log "bar chart panels: $n_bar ($n_bar_data with data)"
+
 # Nothing is loaded from the network.
 if grep -Eq '(src|href)="https?:' <<<"$page" || grep -q '<script' <<<"$page"; then
 	fail "the page loads something from the network or has a script"
