@@ -135,7 +135,7 @@ pass "stackgen up with drift: ready and live-checked in $(($(date +%s) - t0)) s"
 [ -f "$DEPLOY/exporter/demo.baseline.json" ] && [ -f "$DEPLOY/prometheus/rules/drift-demo.yml" ] ||
 	fail "deploy folder lacks exporter/demo.baseline.json or prometheus/rules/drift-demo.yml"
 status=$("$SG" status -f "$STACK" -o "$DEPLOY" --output json 2>&1)
-if jq -e '[.. | strings | select(test("Feature drift \\(PSI\\)"))] | length > 0' <<<"$status" >/dev/null 2>&1; then
+if jq -e '[(.panels // [])[] | select(.panel == "Feature drift (PSI)" and .result == "no_traffic")] | length > 0' <<<"$status" >/dev/null 2>&1; then
 	pass "status lists the PSI panel as waiting for traffic on the fresh stack"
 else
 	fail "status does not list the PSI panel as waiting: $(head -c 600 <<<"$status")"
@@ -186,6 +186,15 @@ else
 fi
 a=$(drift_alerts)
 [ -z "$a" ] && pass "calm: no drift alert" || fail "calm: drift alerts: $a"
+status=$("$SG" status -f "$STACK" -o "$DEPLOY" --output json 2>&1)
+rc=$?
+drift_queries=$(jq '[(.panels // [])[] | select((.panel // "") | test("drift|Share per bin|Prediction mix|Missing and out-of-range"))] | length' <<<"$status" 2>/dev/null)
+still=$(jq -r '[(.panels // [])[] | select((.panel // "") | test("drift|Share per bin|Prediction mix|Missing and out-of-range")) | select(.result != "ok") | "\(.panel) (\(.result))"] | unique | join(", ")' <<<"$status" 2>/dev/null)
+if [ "$rc" = 0 ] && [ "${drift_queries:-0}" -ge 20 ] && [ -z "$still" ]; then
+	pass "status after traffic: healthy, all $drift_queries Data drift panel queries return data"
+else
+	fail "status after traffic (exit $rc): $drift_queries drift panel queries, not ok: ${still:-none}"
+fi
 
 # ---------------------------------------------------------------------------
 log "shifted load (--shift age=+2sd) at 20 requests/s: feature_drift fires for age only"
