@@ -336,3 +336,45 @@ func TestRemovedAlertIsDeletedFromGrafana(t *testing.T) {
 		t.Errorf("deleteRules should name only the removed rule:\n%s", data)
 	}
 }
+
+// TestRewriteKeepsUnchangedFiles re-renders the same stack: a file whose
+// content did not change keeps its inode (a file bind-mounted on its own,
+// like a model's drift baseline, would otherwise make every `up` recreate
+// its container), and a changed file is replaced.
+func TestRewriteKeepsUnchangedFiles(t *testing.T) {
+	const drift = "name: d\nmodels: [{name: demo, kind: demo, drift: {}}]\n"
+	out := filepath.Join(t.TempDir(), "deploy")
+	if _, err := Write(load(t, drift), out); err != nil {
+		t.Fatal(err)
+	}
+	baselinePath := filepath.Join(out, "exporter", "demo.baseline.json")
+	composePath := filepath.Join(out, "compose.yaml")
+	stat := func(p string) os.FileInfo {
+		t.Helper()
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi
+	}
+	baseBefore, composeBefore := stat(baselinePath), stat(composePath)
+	if _, err := Write(load(t, drift), out); err != nil {
+		t.Fatal(err)
+	}
+	if !os.SameFile(baseBefore, stat(baselinePath)) {
+		t.Error("an unchanged baseline was replaced by a copy: its container would be recreated on every up")
+	}
+	if !os.SameFile(composeBefore, stat(composePath)) {
+		t.Error("an unchanged compose.yaml was replaced by a copy")
+	}
+	// Negative control: a changed stack replaces compose.yaml.
+	if _, err := Write(load(t, drift+"exporter: {timeout: 7s}\n"), out); err != nil {
+		t.Fatal(err)
+	}
+	if os.SameFile(composeBefore, stat(composePath)) {
+		t.Error("a changed compose.yaml kept its old inode: was it written at all?")
+	}
+	if data, _ := os.ReadFile(composePath); !strings.Contains(string(data), "7s") {
+		t.Error("compose.yaml does not carry the new timeout")
+	}
+}

@@ -321,6 +321,9 @@ func syncInto(src, dst string, files Files, dirs []string, pl *plan) error {
 	}
 	for _, p := range files.Paths() {
 		rel := filepath.FromSlash(p)
+		if unchanged(filepath.Join(dst, rel), files[p]) {
+			continue
+		}
 		if err := os.Rename(filepath.Join(src, rel), filepath.Join(dst, rel)); err != nil {
 			return fmt.Errorf("replace files in %s: %w", dst, err)
 		}
@@ -344,6 +347,21 @@ func syncInto(src, dst string, files Files, dirs []string, pl *plan) error {
 	return nil
 }
 
+// unchanged reports whether path is a regular file with writeFile's mode
+// holding exactly data. Such a file is left in place rather than replaced by
+// an identical copy: a file bind-mounted on its own (a model's baseline) is
+// pinned by inode, and a new inode would make the runner recreate the
+// container on every `stackgen up` (runner.MountsLabel).
+func unchanged(path string, data []byte) bool {
+	fi, err := os.Lstat(path)
+	if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o644 || fi.Size() != int64(len(data)) {
+		return false
+	}
+	old, err := os.ReadFile(path)
+	return err == nil && bytes.Equal(old, data)
+}
+
+// writeFile writes data to path with mode 0644.
 func writeFile(path string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("create folder for %s: %w", path, err)
