@@ -269,6 +269,9 @@ func TestGrafanaFilesHangTogether(t *testing.T) {
 			if !strings.HasPrefix(p, "grafana/dashboards/") {
 				continue
 			}
+			if err := grafana.CheckDashboard(p, data); err != nil {
+				t.Errorf("%s: %v", path, err)
+			}
 			var doc any
 			if err := json.Unmarshal(data, &doc); err != nil {
 				t.Fatalf("%s: %v", p, err)
