@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command: static checks, unit tests with the race
 # detector, then the end-to-end tests on a real Docker engine (the stack,
-# the evidence report, shareable bundles).
+# the evidence report, data drift, shareable bundles).
 #   bash scripts/test.sh            everything
 #   STACKGEN_SKIP_E2E=1 bash scripts/test.sh   without the end-to-end test
 # The end-to-end test needs what scripts/setup.sh installs (it runs it).
@@ -48,6 +48,9 @@ else
 	check "end-to-end test (test/e2e/e2e.sh)" bash test/e2e/e2e.sh
 	# e2e.sh ran scripts/setup.sh; the next two use its images and binary.
 	check "end-to-end report test (test/e2e/report.sh)" bash test/e2e/report.sh
+	# Drift on the demo model: calm load raises no alert, shifted load fires
+	# feature_drift for that feature only and mails it (~4.5 min).
+	check "end-to-end drift test (test/e2e/drift.sh)" env STACKGEN_E2E_SKIP_SETUP=1 bash test/e2e/drift.sh
 	# Last: it removes the stack's images and loads them back from a bundle.
 	check "end-to-end bundle test (test/e2e/bundle.sh)" env STACKGEN_E2E_SKIP_SETUP=1 bash test/e2e/bundle.sh
 fi
