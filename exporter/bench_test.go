@@ -79,9 +79,7 @@ func BenchmarkProxy(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	px := httptest.NewServer(e.Handler())
-	b.Cleanup(px.Close)
-	b.Cleanup(e.Close)
+	px := serveExporter(b, e)
 	runPost(b, px.URL+"/predict")
 }
 
@@ -120,13 +118,13 @@ func BenchmarkMetricsPath(b *testing.B) {
 		b.Fatal(err)
 	}
 	answer := []byte(`{"predictions": [0, 1, "yes", 2.5]}`)
-	h := http.Header{"Content-Type": {"application/json"}}
+	ct := []byte("application/json")
 	b.ReportAllocs()
 	for b.Loop() {
 		route := routeOf("/predict", "")
 		e.m.inFlight.Inc()
-		e.accountRequest(benchBody, h)
-		e.accountAnswer(answer)
+		e.m.request(benchBody, isCSV(ct))
+		e.m.answer(answer)
 		e.m.upDur.Observe(0.001)
 		e.m.observe(route, methodOf("POST"), 200, 0.002)
 		e.m.inFlight.Dec()

@@ -44,14 +44,28 @@
 // /v1/models/:name:predict, the custom predict path) have their request rows
 // and returned classes counted, for JSON answers within Config.MaxBody.
 //
-// The upstream client is net/http's Transport (see upstream.go for why and
-// what it guarantees). Limits: at most Config.MaxInFlight forwarded
-// requests at once (checked before the body is read; 503 with Retry-After),
-// Config.BodyTimeout to receive a body (408), Config.MaxBody bytes (413),
-// request buffers that grow with bytes actually read. Answers with a known
-// length up to the buffer limit are read whole before they are sent (a
-// broken upstream still gets a clean 502); chunked answers and event
-// streams are passed on and flushed as they arrive.
+// Server and client are valyala/fasthttp (chosen by measurement, see
+// docs/bench-exporter.md). Run serves with fasthttp.Server, streaming
+// request bodies so that the handler runs right after the header: at most
+// Config.MaxInFlight forwarded requests at once (checked before the body
+// is read; 503 with Retry-After), Config.BodyTimeout to receive a body
+// (408), Config.MaxBody bytes (413, enforced while reading), request
+// buffers that grow with bytes actually read. Handler adapts the same
+// handler to net/http for embedding.
+//
+// Upstream exchanges (roundtrip.go) write the request with fasthttp's
+// Request.Write and read the answer with its Response.ReadLimitBody on a
+// pooled connection: 1xx replies are consumed and never taken as final, an
+// unsolicited 101 is a bad_response, a connection is reused only when its
+// answer was read to the end with nothing after it (in the buffer or on the
+// socket), a request is retried only when no byte of it reached the socket,
+// idle connections close after Config.IdleConnTimeout, and a client that
+// goes away (its socket is watched once the upstream takes over 10ms,
+// watch.go) cancels the exchange by closing its connection. Answers with a
+// known length up to the buffer limit are read whole before they are sent
+// (a broken upstream still gets a clean 502); chunked answers, event
+// streams and larger answers are passed on as they arrive, each chunk
+// flushed.
 //
 // refused covers every failure to connect (connection refused, DNS, TLS
 // handshake); bad_response a connection broken before a complete answer or
@@ -115,7 +129,10 @@ const (
 	// DefaultIdleConnTimeout is how long an idle upstream connection stays
 	// pooled before it is closed.
 	DefaultIdleConnTimeout = 30 * time.Second
-	// DefaultMaxIdleConns bounds the pooled idle upstream connections.
+	// DefaultMaxIdleConns is kept for compatibility; nothing reads it. The
+	// upstream pool holds at most one connection per forwarded request in
+	// flight (Config.MaxInFlight bounds it) and closes idle ones after
+	// Config.IdleConnTimeout.
 	DefaultMaxIdleConns = 128
 )
 

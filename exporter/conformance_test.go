@@ -224,8 +224,9 @@ func TestConformance(t *testing.T) {
 			wantOK := 0.0
 			if tt.again {
 				for i := 2; i <= 4; i++ {
-					// A pause lets the Transport see leftover bytes on the idle
-					// connection (it then closes it); TestCrossTalk covers the race.
+					// A pause lets leftover bytes reach the idle connection's
+					// socket (the pool's peek then drops it); TestCrossTalk
+					// covers bytes still in flight.
 					time.Sleep(20 * time.Millisecond)
 					id := fmt.Sprint(i)
 					if code, body, _ := post(id); code != 200 || body != echo(id) {
@@ -312,7 +313,7 @@ func TestConformanceUpstreamsAreHostile(t *testing.T) {
 
 // TestWrittenPostNotRetried: a POST that reached the upstream is not sent
 // again when the connection breaks before the answer, even with an
-// Idempotency-Key header (which the Transport alone would retry on a reused
+// Idempotency-Key header (which net/http's Transport would retry on a reused
 // connection). The key still reaches the upstream.
 func TestWrittenPostNotRetried(t *testing.T) {
 	var keys sync.Map

@@ -1,11 +1,11 @@
 package exporter
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strconv"
+
+	"github.com/valyala/fasthttp"
 )
 
 // MLflow error codes (ErrorCode in mlflow/protos/databricks.proto, whose
@@ -35,7 +35,7 @@ type protoError struct {
 
 // writeError answers code with msg in the protocol's error shape. msg must
 // not carry internal addresses.
-func (e *Exporter) writeError(w http.ResponseWriter, code int, cause, msg string) {
+func (e *Exporter) writeError(ctx *fasthttp.RequestCtx, code int, cause, msg string) {
 	pe := protoError{Cause: cause}
 	if e.cfg.Kind == KindMLflow {
 		pe.ErrorCode = mlflowCodes[code]
@@ -47,27 +47,24 @@ func (e *Exporter) writeError(w http.ResponseWriter, code int, cause, msg string
 		pe.Error = msg
 	}
 	b, _ := json.Marshal(pe)
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(b)+1))
-	w.WriteHeader(code)
-	_, _ = w.Write(append(b, '\n'))
+	ctx.Response.Header.SetContentType("application/json")
+	ctx.Response.SetStatusCode(code)
+	ctx.Response.SetBody(append(b, '\n'))
 }
 
-func (e *Exporter) tooLarge(w http.ResponseWriter) int {
+func (e *Exporter) tooLarge(ctx *fasthttp.RequestCtx) int {
 	e.m.tooLarge.Inc()
-	w.Header().Set("Connection", "close") // the unread body is not drained
-	e.writeError(w, http.StatusRequestEntityTooLarge, ReasonBodyTooLarge,
+	ctx.SetConnectionClose() // the unread body is not drained
+	e.writeError(ctx, http.StatusRequestEntityTooLarge, ReasonBodyTooLarge,
 		fmt.Sprintf("request body larger than %d bytes", e.cfg.MaxBody))
 	return http.StatusRequestEntityTooLarge
 }
 
-func (e *Exporter) overloaded(w http.ResponseWriter) int {
+func (e *Exporter) overloaded(ctx *fasthttp.RequestCtx) int {
 	e.m.overload.Inc()
-	h := w.Header()
-	h.Set("Retry-After", "1")
-	h.Set("Connection", "close") // the body is not read
-	e.writeError(w, http.StatusServiceUnavailable, ReasonOverloaded,
+	ctx.Response.Header.Set("Retry-After", "1")
+	ctx.SetConnectionClose() // the body is not read
+	e.writeError(ctx, http.StatusServiceUnavailable, ReasonOverloaded,
 		fmt.Sprintf("too many requests in flight (max %d); retry later", e.cfg.MaxInFlight))
 	return http.StatusServiceUnavailable
 }
@@ -78,30 +75,26 @@ const clientGone = 499
 
 // fail answers a failed upstream exchange: 504 on timeout, else 502; a
 // departed client is only counted.
-func (e *Exporter) fail(w http.ResponseWriter, r *http.Request, ctx context.Context, err error) int {
-	if r.Context().Err() != nil {
+func (e *Exporter) fail(ctx *fasthttp.RequestCtx, x *exchange, err error) int {
+	if x.gone.Load() {
 		e.m.failure[CauseClientGone].Inc()
+		ctx.SetConnectionClose()
 		return clientGone
 	}
 	cause := causeOf(err)
-	if context.Cause(ctx) == errUpstreamTimeout {
-		cause = CauseTimeout
-	}
 	e.m.failure[cause].Inc()
-	e.log.printf(e, "upstream %s: %s %s: %v", cause, r.Method, r.URL.Path, err)
+	e.log.printf(e, "upstream %s: %s %s: %v", cause, ctx.Method(), ctx.Path(), err)
 	code := http.StatusBadGateway
 	if cause == CauseTimeout {
 		code = http.StatusGatewayTimeout
 	}
-	e.writeError(w, code, cause, publicReason(err, cause, e.cfg.Timeout))
+	e.writeError(ctx, code, cause, publicReason(err, cause, e.cfg.Timeout))
 	return code
 }
 
-func writeJSON(w http.ResponseWriter, code int, v any) {
+func writeJSON(ctx *fasthttp.RequestCtx, code int, v any) {
 	b, _ := json.Marshal(v)
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(b)+1))
-	w.WriteHeader(code)
-	_, _ = w.Write(append(b, '\n'))
+	ctx.Response.Header.SetContentType("application/json")
+	ctx.Response.SetStatusCode(code)
+	ctx.Response.SetBody(append(b, '\n'))
 }

@@ -4,30 +4,27 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/valyala/fasthttp"
 )
 
 // Exporter is the inference proxy. Create it with New, serve it with Run or
-// Serve, or mount Handler in a server of your own.
+// Serve, or mount Handler in a net/http server of your own.
 type Exporter struct {
-	cfg            *resolved
-	m              *metrics
-	transport      *http.Transport
-	rt             http.RoundTripper // transport, or a stub in tests
-	metricsHandler http.Handler
-	customPredict  string       // custom kind's predict path as a known route, else ""
-	respLimit      int64        // largest answer buffered and parsed for predictions
-	inFlight       atomic.Int64 // forwarded requests being served (MaxInFlight cap)
-	log            logLimiter
+	cfg           *resolved
+	m             *metrics
+	pool          *pool
+	customPredict string       // custom kind's predict path as a known route, else ""
+	respLimit     int64        // largest answer buffered and parsed for predictions
+	inFlight      atomic.Int64 // forwarded requests being served (MaxInFlight cap)
+	log           logLimiter
 
 	readyMu  sync.Mutex
 	readyAt  time.Time
@@ -49,9 +46,7 @@ func New(cfg Config) (*Exporter, error) {
 		}
 	}
 	e.m = newMetrics(rc, e.customPredict)
-	e.transport = newTransport(rc)
-	e.rt = e.transport
-	e.metricsHandler = promhttp.HandlerFor(e.m.reg, promhttp.HandlerOpts{})
+	e.pool = newPool(rc)
 	return e, nil
 }
 
@@ -59,12 +54,8 @@ func New(cfg Config) (*Exporter, error) {
 // /metrics, so callers can add collectors of their own.
 func (e *Exporter) Registry() *prometheus.Registry { return e.m.reg }
 
-// Handler returns the HTTP handler serving /predict, /metrics, /healthz,
-// /readyz and the pass-through routes.
-func (e *Exporter) Handler() http.Handler { return e }
-
 // Close releases pooled upstream connections. Run and Serve call it on return.
-func (e *Exporter) Close() { e.transport.CloseIdleConnections() }
+func (e *Exporter) Close() { e.pool.closeIdle(false) }
 
 // Run listens on Config.Listen and serves until ctx ends, then stops
 // accepting connections, waits up to Config.ShutdownTimeout for in-flight
@@ -77,15 +68,46 @@ func (e *Exporter) Run(ctx context.Context) error {
 	return e.Serve(ctx, ln)
 }
 
+// server builds the fasthttp server. The request body is streamed
+// (StreamRequestBody with a 1-byte pre-read limit), so the handler runs
+// right after the header: the in-flight cap is checked before the body is
+// read, the body buffer grows with bytes read, and max_body is enforced
+// while reading. HeaderReceived gives every body BodyTimeout to arrive.
+func (e *Exporter) server() *fasthttp.Server {
+	return &fasthttp.Server{
+		Handler:                       e.handle,
+		Name:                          "stackgen-exporter",
+		Concurrency:                   256 << 10, // the exporter's own cap limits forwarded requests
+		ReadTimeout:                   10 * time.Second,
+		WriteTimeout:                  e.cfg.Timeout,
+		IdleTimeout:                   2 * time.Minute,
+		ReadBufferSize:                16 << 10,
+		WriteBufferSize:               16 << 10,
+		MaxRequestBodySize:            1,
+		StreamRequestBody:             true,
+		DisablePreParseMultipartForm:  true,
+		NoDefaultServerHeader:         true,
+		NoDefaultDate:                 true,
+		NoDefaultContentType:          true,
+		DisableHeaderNamesNormalizing: false,
+		CloseOnShutdown:               true,
+		HeaderReceived: func(*fasthttp.RequestHeader) fasthttp.RequestConfig {
+			return fasthttp.RequestConfig{ReadTimeout: e.cfg.BodyTimeout}
+		},
+		Logger: quietLogger{},
+	}
+}
+
+// quietLogger drops fasthttp's per-connection error lines (a client
+// closing early is not an event worth a log line).
+type quietLogger struct{}
+
+func (quietLogger) Printf(string, ...any) {}
+
 // Serve is Run on an existing listener, which it closes.
 func (e *Exporter) Serve(ctx context.Context, ln net.Listener) error {
-	defer e.Close()
-	srv := &http.Server{
-		Handler:           e,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    1 << 20,
-	}
+	defer e.pool.closeIdle(true)
+	srv := e.server()
 	e.logf("exporter: listening on %s, upstream %s (%s)", ln.Addr(), e.cfg.base, e.cfg.Kind)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -97,11 +119,13 @@ func (e *Exporter) Serve(ctx context.Context, ln net.Listener) error {
 	e.logf("exporter: shutting down, draining in-flight requests (up to %s)", e.cfg.ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), e.cfg.ShutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		_ = srv.Close()
+	err := srv.ShutdownWithContext(sctx)
+	// A Serve that had not started yet when Shutdown ran returns now.
+	_ = ln.Close()
+	if err != nil {
 		return fmt.Errorf("graceful shutdown: %w", err)
 	}
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if err := <-errc; err != nil && !errors.Is(err, net.ErrClosed) {
 		return fmt.Errorf("serve: %w", err)
 	}
 	e.logf("exporter: stopped")
@@ -114,34 +138,53 @@ func (e *Exporter) logf(format string, args ...any) {
 	}
 }
 
-// ServeHTTP implements http.Handler.
-func (e *Exporter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	route := routeOf(r.URL.Path, e.customPredict)
+// b2s views b as a string without copying; the string must not outlive b.
+func b2s(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+// handle is the fasthttp request handler.
+func (e *Exporter) handle(ctx *fasthttp.RequestCtx) { e.handleWith(ctx, nil) }
+
+// handleWith serves ctx; ctxErr, when set, reports the departure of a
+// client served through Handler (net/http), else the client's socket is
+// watched.
+func (e *Exporter) handleWith(ctx *fasthttp.RequestCtx, ctxErr func() error) {
+	route := routeOf(b2s(ctx.Path()), e.customPredict)
 	if isMonitoringRoute(route) {
 		// Scrapes and probes are not traffic: counting them would make an idle
 		// model look busy, dilute latency and keep in-flight above zero.
-		_, _ = e.serve(w, r, route)
+		e.serveMonitoring(ctx, route)
 		return
 	}
 	start := time.Now()
-	method := methodOf(r.Method)
+	method := methodOf(b2s(ctx.Method()))
 	// The cap is taken before the body is read, so that excess (possibly
 	// slow) clients are answered at once and their connections closed.
 	if e.inFlight.Add(1) > int64(e.cfg.MaxInFlight) {
 		e.inFlight.Add(-1)
-		code := e.overloaded(w)
+		code := e.overloaded(ctx)
 		e.m.observe(route, method, code, time.Since(start).Seconds())
 		return
 	}
 	e.m.inFlight.Inc()
-	defer e.release()
-	code, abort := e.serve(w, r, route)
-	e.m.observe(route, method, code, time.Since(start).Seconds())
-	if abort {
-		// The upstream broke mid-body after the status was sent: abort the
-		// response so the client sees a truncated answer, not a clean one.
-		panic(http.ErrAbortHandler)
+	done := done{route: route, method: method, start: start}
+	code, streamed := e.serve(ctx, route, ctxErr, done)
+	if streamed {
+		return // the answer's stream observes and releases when it ends
 	}
+	e.finish(done, code)
+}
+
+// done is what finishing a forwarded request needs.
+type done struct {
+	route, method int
+	start         time.Time
+}
+
+// finish records a forwarded request and frees its in-flight slot.
+func (e *Exporter) finish(d done, code int) {
+	e.m.observe(d.route, d.method, code, time.Since(d.start).Seconds())
+	e.m.inFlight.Dec()
+	e.inFlight.Add(-1)
 }
 
 // isMonitoringRoute reports the exporter's own endpoints (/metrics, /healthz,
@@ -162,70 +205,66 @@ func isPredictRoute(route int) bool {
 	return false
 }
 
-// release frees an in-flight slot.
-func (e *Exporter) release() {
-	e.m.inFlight.Dec()
-	e.inFlight.Add(-1)
-}
-
-func (e *Exporter) serve(w http.ResponseWriter, r *http.Request, route int) (int, bool) {
-	if r.ContentLength != 0 && isMonitoringRoute(route) {
-		// Its body is not read: close rather than drain it without a deadline.
-		w.Header().Set("Connection", "close")
+func (e *Exporter) serveMonitoring(ctx *fasthttp.RequestCtx, route int) {
+	if ctx.Request.Header.ContentLength() != 0 {
+		// Its body is not read: close rather than drain it.
+		ctx.SetConnectionClose()
 	}
 	switch route {
 	case routeMetrics:
-		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
-		e.metricsHandler.ServeHTTP(sw, r)
-		return sw.code, false
+		e.serveMetrics(ctx)
 	case routeHealthz:
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		_, _ = io.WriteString(w, "ok\n")
-		return http.StatusOK, false
+		ctx.Response.Header.SetContentType("text/plain; charset=utf-8")
+		ctx.Response.SetBodyString("ok\n")
 	case routeReadyz:
 		ok, why := e.ready()
 		if !ok {
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "error": why})
-			return http.StatusServiceUnavailable, false
+			writeJSON(ctx, fasthttp.StatusServiceUnavailable, map[string]string{"status": "not ready", "error": why})
+			return
 		}
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		_, _ = io.WriteString(w, "ready\n")
-		return http.StatusOK, false
-	case routePredict:
-		if r.Method != http.MethodPost {
-			w.Header().Set("Allow", http.MethodPost)
-			e.writeError(w, http.StatusMethodNotAllowed, "", "use POST /predict")
-			return http.StatusMethodNotAllowed, false
+		ctx.Response.Header.SetContentType("text/plain; charset=utf-8")
+		ctx.Response.SetBodyString("ready\n")
+	}
+}
+
+// serve answers a forwarded route. It returns the status recorded and
+// whether the answer streams (then its stream finishes the request).
+func (e *Exporter) serve(ctx *fasthttp.RequestCtx, route int, ctxErr func() error, d done) (int, bool) {
+	x := e.getExchange()
+	raw := ctx.Request.Header.RequestURI()
+	x.uri = x.uri[:0]
+	if route == routePredict {
+		if !ctx.IsPost() {
+			ctx.Response.Header.Set("Allow", fasthttp.MethodPost)
+			e.writeError(ctx, fasthttp.StatusMethodNotAllowed, "", "use POST /predict")
+			x.release()
+			return fasthttp.StatusMethodNotAllowed, false
 		}
-		uri := e.cfg.predictPath
-		if r.URL.RawQuery != "" {
-			sep := "?"
-			if strings.Contains(uri, "?") {
-				sep = "&"
+		x.uri = append(x.uri, e.cfg.predictPath...)
+		if i := indexByte(raw, '?'); i >= 0 && i+1 < len(raw) {
+			if indexByte(x.uri, '?') >= 0 {
+				x.uri = append(x.uri, '&')
+			} else {
+				x.uri = append(x.uri, '?')
 			}
-			uri += sep + r.URL.RawQuery
+			x.uri = append(x.uri, raw[i+1:]...)
 		}
-		return e.forward(w, r, uri, true)
+		return e.forward(ctx, x, true, ctxErr, d)
 	}
-	uri := r.RequestURI
-	if !strings.HasPrefix(uri, "/") { // absolute-form or "*"
-		uri = r.URL.RequestURI()
+	x.uri = append(x.uri, e.cfg.base.Path...)
+	if len(raw) > 0 && raw[0] == '/' {
+		x.uri = append(x.uri, raw...)
+	} else { // absolute-form or "*"
+		x.uri = append(x.uri, ctx.URI().RequestURI()...)
 	}
-	if p := e.cfg.base.Path; p != "" {
-		uri = p + uri
-	}
-	return e.forward(w, r, uri, r.Method == http.MethodPost && isPredictRoute(route))
+	return e.forward(ctx, x, ctx.IsPost() && isPredictRoute(route), ctxErr, d)
 }
 
-// statusWriter records the status code written through it.
-type statusWriter struct {
-	http.ResponseWriter
-	code int
+func indexByte(b []byte, c byte) int {
+	for i, v := range b {
+		if v == c {
+			return i
+		}
+	}
+	return -1
 }
-
-func (s *statusWriter) WriteHeader(code int) {
-	s.code = code
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }

@@ -52,17 +52,49 @@ func recordingUpstream(t *testing.T, answer string) (*httptest.Server, *seen) {
 	return srv, s
 }
 
-// startExporter serves e on a test server.
-func startExporter(t *testing.T, cfg Config) (*Exporter, *httptest.Server) {
+// startExporter serves a new exporter with the production server (Serve,
+// fasthttp) on a loopback listener.
+func startExporter(t *testing.T, cfg Config) (*Exporter, *testServer) {
 	t.Helper()
+	if cfg.ShutdownTimeout == 0 {
+		cfg.ShutdownTimeout = 2 * time.Second
+	}
 	e, err := New(cfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	srv := httptest.NewServer(e.Handler())
-	t.Cleanup(srv.Close)
-	t.Cleanup(e.Close)
-	return e, srv
+	return e, serveExporter(t, e)
+}
+
+// testServer is an exporter served by Serve on a loopback listener.
+type testServer struct {
+	URL      string
+	Listener net.Listener
+	stop     func()
+}
+
+// Close stops the server (Serve returns) and waits for it.
+func (s *testServer) Close() { s.stop() }
+
+// serveExporter runs e.Serve on a loopback listener until the test ends.
+func serveExporter(tb testing.TB, e *Exporter) *testServer {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- e.Serve(ctx, ln) }()
+	s := &testServer{URL: "http://" + ln.Addr().String(), Listener: ln}
+	s.stop = sync.OnceFunc(func() {
+		cancel()
+		if err := <-served; err != nil {
+			tb.Logf("Serve: %v", err)
+		}
+	})
+	tb.Cleanup(s.stop)
+	return s
 }
 
 func do(t *testing.T, method, url, ctype, body string) (*http.Response, string) {
@@ -569,9 +601,7 @@ func TestLargeAndSpecialResponses(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.respLimit = 1000 // force streaming of the predict answer too
-	px := httptest.NewServer(e.Handler())
-	t.Cleanup(px.Close)
-	t.Cleanup(e.Close)
+	px := serveExporter(t, e)
 	for _, p := range []string{"/big", "/bigcl"} {
 		resp, b := do(t, "GET", px.URL+p, "", "")
 		if resp.StatusCode != 200 || b != big {

@@ -2,339 +2,297 @@ package exporter
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"mime"
-	"net/http"
-	"net/http/httptrace"
-	"net/url"
-	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
+
+	"github.com/valyala/fasthttp"
 )
 
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return &b }}
-
-// maxPooledBuf is the largest buffer kept in the pools.
+// maxPooledBuf is the largest buffer kept with a pooled exchange.
 const maxPooledBuf = 1 << 20
-
-func putBuf(bp *[]byte, b []byte) {
-	if cap(b) <= maxPooledBuf {
-		*bp = b[:0]
-		bufPool.Put(bp)
-	}
-}
-
-// reqBuf holds a request body. The Transport may still be writing (and
-// closes the body) after RoundTrip returned, so the buffer goes back to the
-// pool only when the handler and every body reader are done with it.
-type reqBuf struct {
-	b    []byte
-	refs atomic.Int32
-}
-
-var reqBufPool = sync.Pool{New: func() any { return &reqBuf{b: make([]byte, 0, 8<<10)} }}
-
-func getReqBuf() *reqBuf {
-	rb := reqBufPool.Get().(*reqBuf)
-	rb.refs.Store(1)
-	return rb
-}
-
-func (rb *reqBuf) release() {
-	if rb.refs.Add(-1) == 0 && cap(rb.b) <= maxPooledBuf {
-		rb.b = rb.b[:0]
-		reqBufPool.Put(rb)
-	}
-}
-
-// body returns a new reader over the buffer; closing it drops its reference.
-func (rb *reqBuf) body() (io.ReadCloser, error) {
-	rb.refs.Add(1)
-	bb := &bufBody{rb: rb}
-	bb.Reset(rb.b)
-	return bb, nil
-}
-
-type bufBody struct {
-	bytes.Reader
-	rb     *reqBuf
-	closed atomic.Bool
-}
-
-func (b *bufBody) Close() error {
-	if b.closed.CompareAndSwap(false, true) {
-		b.rb.release()
-	}
-	return nil
-}
-
-// emptyUA keeps the Transport from adding its own User-Agent.
-var emptyUA = []string{""}
 
 // passLimit is the largest non-inference answer buffered before it is sent
 // (so that a broken upstream still gets a clean 502); larger ones stream.
 const passLimit = 256 << 10
 
-// forward sends r (with uri as its request target) to the upstream and
+// forward sends the request (with x.uri as its target) to the upstream and
 // copies the answer back. predict marks inference calls, whose rows and
 // predictions are counted. It returns the status recorded and whether the
-// response must be aborted.
-func (e *Exporter) forward(w http.ResponseWriter, r *http.Request, uri string, predict bool) (int, bool) {
-	if r.ContentLength > e.cfg.MaxBody {
-		return e.tooLarge(w), false
+// answer streams (the stream then finishes the request and releases x).
+func (e *Exporter) forward(ctx *fasthttp.RequestCtx, x *exchange, predict bool, ctxErr func() error, d done) (int, bool) {
+	if int64(ctx.Request.Header.ContentLength()) > e.cfg.MaxBody {
+		x.release()
+		return e.tooLarge(ctx), false
 	}
-	// The body has BodyTimeout to arrive, and the buffer grows only with
-	// bytes actually read.
-	rc := http.NewResponseController(w)
-	_ = rc.SetReadDeadline(time.Now().Add(e.cfg.BodyTimeout))
-	rb := getReqBuf()
-	defer rb.release()
+	// The body has BodyTimeout to arrive (the server's read deadline, set
+	// when the header was read), and the buffer grows only with bytes
+	// actually read.
 	var full bool
 	var err error
-	rb.b, full, err = readBody(rb.b, r.Body, e.cfg.MaxBody)
-	_ = rc.SetReadDeadline(time.Time{})
+	if bs := ctx.RequestBodyStream(); bs != nil {
+		x.body, full, err = readBody(x.body, bs, e.cfg.MaxBody)
+	} else {
+		x.body, full, err = readBody(x.body, bytes.NewReader(ctx.Request.Body()), e.cfg.MaxBody)
+	}
 	if err != nil {
-		w.Header().Set("Connection", "close")
+		x.release()
+		ctx.SetConnectionClose()
 		if isTimeout(err) {
 			e.m.slowBody.Inc()
-			e.writeError(w, http.StatusRequestTimeout, ReasonBodyTimeout,
+			e.writeError(ctx, fasthttp.StatusRequestTimeout, ReasonBodyTimeout,
 				fmt.Sprintf("request body not received within %s", e.cfg.BodyTimeout))
-			return http.StatusRequestTimeout, false
+			return fasthttp.StatusRequestTimeout, false
 		}
-		e.writeError(w, http.StatusBadRequest, "", "incomplete request body")
-		return http.StatusBadRequest, false
+		e.writeError(ctx, fasthttp.StatusBadRequest, "", "incomplete request body")
+		return fasthttp.StatusBadRequest, false
 	}
 	if !full {
-		return e.tooLarge(w), false
+		x.release()
+		return e.tooLarge(ctx), false
+	}
+	if ctxErr == nil {
+		// The body is in: the client's socket is watched from here on (a
+		// read deadline left over would stop the peek).
+		_ = ctx.Conn().SetReadDeadline(time.Time{})
 	}
 	if predict {
-		e.accountRequest(rb.b, r.Header)
+		e.m.request(x.body, isCSV(ctx.Request.Header.ContentType()))
 	}
 
-	ctx, cancel := context.WithCancelCause(r.Context())
-	defer cancel(nil)
-	timer := time.AfterFunc(e.cfg.Timeout, func() { cancel(errUpstreamTimeout) })
-	defer timer.Stop()
-	x := newExchange()
-	out := e.outRequest(httptrace.WithClientTrace(ctx, &x.trace), r, uri, rb)
-
+	out, resp := &x.req, &x.resp
+	e.outRequest(ctx, out, x)
+	x.watch(ctx.Conn(), ctxErr)
 	start := time.Now()
-	resp, err := e.rt.RoundTrip(out)
-	if err != nil {
-		return e.fail(w, r, ctx, err), false
-	}
-	defer resp.Body.Close() // unread bytes: the Transport closes the connection
-	if x.stale.Load() {
-		return e.fail(w, r, ctx, errStaleAnswer), false
-	}
-	if resp.StatusCode < 200 {
-		// 1xx are consumed by the Transport; a 101 was not asked for.
-		return e.fail(w, r, ctx, fmt.Errorf("unsolicited %d response", resp.StatusCode)), false
+	head := ctx.IsHead()
+	if err := e.roundTrip(x, out, resp, head); err != nil {
+		code := e.fail(ctx, x, err)
+		x.release()
+		return code, false
 	}
 
-	h := w.Header()
-	copyHeader(h, resp.Header)
-	ct := resp.Header["Content-Type"]
-	stream := resp.ContentLength < 0 || (len(ct) > 0 && strings.HasPrefix(ct[0], "text/event-stream"))
-	parse := predict && resp.StatusCode/100 == 2 && resp.Header["Content-Encoding"] == nil && isJSONish(ct)
+	code := resp.StatusCode()
+	copyResponseHeader(&ctx.Response.Header, &resp.Header)
+	ctx.Response.SetStatusCode(code)
+	cl := resp.Header.ContentLength()
+	ct := resp.Header.ContentType()
+	parse := predict && code/100 == 2 && len(resp.Header.ContentEncoding()) == 0 && isJSONish(ct)
+	bs := resp.BodyStream()
+	if bs == nil { // HEAD, 204, 304: no body
+		e.m.upDur.Observe(time.Since(start).Seconds())
+		if head && cl >= 0 {
+			ctx.Response.Header.SetContentLength(cl)
+		}
+		x.detach(true)
+		x.release()
+		return code, false
+	}
 	limit := int64(passLimit)
 	if predict {
 		limit = e.respLimit
 	}
-
-	respBP := bufPool.Get().(*[]byte)
-	buf := *respBP
-	defer func() { putBuf(respBP, buf) }()
-
-	if !stream && resp.ContentLength <= limit {
+	stream := cl < 0 || bytes.HasPrefix(ct, textEventStream)
+	if !stream && int64(cl) <= limit {
 		// Known, bounded length: read it all first, so a broken upstream
 		// still gets a clean error status.
 		var ferr error
-		buf, _, ferr = readBody(buf, resp.Body, limit)
+		x.buf, _, ferr = readBody(x.buf, bs, limit)
+		_ = resp.CloseBodyStream()
 		if ferr != nil {
-			return e.fail(w, r, ctx, fmt.Errorf("read response body: %w", ferr)), false
+			code := e.fail(ctx, x, fmt.Errorf("read response body: %w", ferr))
+			x.release()
+			return code, false
 		}
+		x.detach(true)
 		e.m.upDur.Observe(time.Since(start).Seconds())
-		if r.Method == http.MethodHead {
-			h["Content-Length"] = contentLength(int(resp.ContentLength))
-		} else if bodyAllowed(resp.StatusCode) {
-			h["Content-Length"] = contentLength(len(buf))
-		}
-		w.WriteHeader(resp.StatusCode)
-		if len(buf) > smallWrite {
-			// A client that does not read must not hold its slot forever.
-			_ = rc.SetWriteDeadline(time.Now().Add(e.cfg.Timeout))
-			defer rc.SetWriteDeadline(time.Time{})
-		}
-		if len(buf) > 0 {
-			_, _ = w.Write(buf)
-		}
+		ctx.Response.SetBody(x.buf)
 		if parse {
-			e.accountAnswer(buf)
+			e.m.answer(x.buf)
 		}
-		return resp.StatusCode, false
+		x.release()
+		return code, false
 	}
 
 	// Streamed: unknown length (chunked, server-sent events) or larger than
-	// the buffer. Each read is passed on at once, flushed when the length is
-	// unknown; Timeout then bounds the wait for each next read.
-	if resp.ContentLength >= 0 {
-		h["Content-Length"] = []string{strconv.FormatInt(resp.ContentLength, 10)}
+	// the buffer. Each read is passed on at once (fasthttp flushes every
+	// chunk of an unknown-length body); Timeout bounds the wait for each
+	// next read and each write to the client.
+	s := &answerStream{e: e, x: x, src: bs, d: d, code: code, start: start, serverConn: ctxErr == nil, ctx: ctx}
+	if parse && cl < 0 {
+		s.capture = x.buf[:0]
+		s.capturing = true
 	}
-	w.WriteHeader(resp.StatusCode)
-	wd := e.writeDeadline(rc)
-	defer wd.Stop()
-	flush := resp.ContentLength < 0
-	if flush {
-		_ = rc.Flush()
+	ctx.Response.SetBodyStream(s, cl)
+	return code, true
+}
+
+var textEventStream = []byte("text/event-stream")
+
+// answerStream passes a streamed answer to the client. fasthttp's server
+// reads it while writing the response and closes it at the end (with the
+// write error, if any); closing finishes the request.
+type answerStream struct {
+	e          *Exporter
+	x          *exchange
+	ctx        *fasthttp.RequestCtx
+	src        io.Reader
+	d          done
+	code       int
+	start      time.Time
+	serverConn bool
+
+	capture   []byte
+	capturing bool
+	eof       bool
+	rerr      error
+	closed    bool
+}
+
+func (s *answerStream) Read(p []byte) (int, error) {
+	if s.rerr != nil {
+		return 0, s.rerr
 	}
-	var capture []byte
-	if parse && resp.ContentLength < 0 {
-		capture = make([]byte, 0, 4<<10)
+	uc := s.x.conn()
+	if uc != nil {
+		_ = uc.c.SetReadDeadline(time.Now().Add(s.e.cfg.Timeout))
 	}
-	buf = buf[:cap(buf)]
-	werr, rerr := streamBody(w, resp.Body, buf, flush, timer, e.cfg.Timeout, wd.renew, &capture, e.respLimit)
-	buf = buf[:0]
-	e.m.upDur.Observe(time.Since(start).Seconds())
+	n, err := s.src.Read(p)
+	if n > 0 {
+		if s.serverConn {
+			// A client that does not read must not hold its slot forever.
+			_ = s.ctx.Conn().SetWriteDeadline(time.Now().Add(s.e.cfg.Timeout))
+		}
+		if s.capturing {
+			if int64(len(s.capture)+n) > s.e.respLimit {
+				s.capturing, s.capture = false, nil
+			} else {
+				s.capture = append(s.capture, p[:n]...)
+			}
+		}
+	}
+	if err == io.EOF {
+		s.eof = true
+	} else if err != nil {
+		s.rerr = err
+	}
+	return n, err
+}
+
+// Close is called by fasthttp after the body was written (or failed).
+func (s *answerStream) Close() error { return s.CloseWithError(nil) }
+
+// CloseWithError finishes the request: werr is the error that stopped the
+// write to the client, if any.
+func (s *answerStream) CloseWithError(werr error) error {
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	e, x := s.e, s.x
+	_ = s.x.resp.CloseBodyStream()
+	e.m.upDur.Observe(time.Since(s.start).Seconds())
+	code := s.code
 	switch {
-	case r.Context().Err() != nil || werr != nil:
-		e.m.failure[CauseClientGone].Inc()
-		return clientGone, false
-	case rerr != nil:
-		cause := causeOf(rerr)
-		if context.Cause(ctx) == errUpstreamTimeout {
-			cause = CauseTimeout
+	case s.eof:
+		x.detach(true)
+		if s.capturing {
+			e.m.answer(s.capture)
 		}
+	case s.rerr != nil && !x.gone.Load():
+		x.detach(false)
+		cause := causeOf(s.rerr)
 		e.m.failure[cause].Inc()
-		e.log.printf(e, "upstream %s while streaming %s: %v", cause, uri, rerr)
-		return resp.StatusCode, true
+		e.log.printf(e, "upstream %s while streaming %s: %v", cause, x.uri, s.rerr)
+	default: // the client went away (write failed, or the watch saw it)
+		x.detach(false)
+		e.m.failure[CauseClientGone].Inc()
+		code = clientGone
 	}
-	if capture != nil {
-		e.accountAnswer(capture)
+	if cap(s.capture) <= maxPooledBuf && s.capture != nil {
+		x.buf = s.capture[:0]
 	}
-	return resp.StatusCode, false
+	x.release()
+	e.finish(s.d, code)
+	return nil
 }
 
-// smallWrite is what fits in net/http's response buffer: writing it never
-// blocks on the client.
-const smallWrite = 4 << 10
-
-// writeDeadline keeps a write deadline on the client connection while an
-// answer streams: renew (called by streamBody before every write) sets it
-// Timeout from now, Stop clears it for the next request on the connection.
-type writeDeadline struct {
-	rc      *http.ResponseController
-	timeout time.Duration
-}
-
-func (e *Exporter) writeDeadline(rc *http.ResponseController) writeDeadline {
-	return writeDeadline{rc: rc, timeout: e.cfg.Timeout}
-}
-
-func (d writeDeadline) renew() { _ = d.rc.SetWriteDeadline(time.Now().Add(d.timeout)) }
-func (d writeDeadline) Stop()  { _ = d.rc.SetWriteDeadline(time.Time{}) }
-
-// outRequest builds the upstream request: same method, the given target,
-// the client's end-to-end headers, the buffered body.
-func (e *Exporter) outRequest(ctx context.Context, r *http.Request, uri string, rb *reqBuf) *http.Request {
-	base := e.cfg.base
-	u := &url.URL{Scheme: base.Scheme, Host: base.Host}
-	path, query, hasQuery := strings.Cut(uri, "?")
-	if strings.HasPrefix(path, "//") {
-		// Opaque "//..." would be sent in absolute form.
-		u.Path, _ = url.PathUnescape(path)
-		u.RawPath = path
-	} else {
-		u.Opaque = path
-	}
-	u.RawQuery = query
-	u.ForceQuery = hasQuery && query == ""
-	out := &http.Request{
-		Method:     r.Method,
-		URL:        u,
-		Proto:      "HTTP/1.1",
-		ProtoMajor: 1,
-		ProtoMinor: 1,
-		Header:     make(http.Header, len(r.Header)+1),
-		Host:       base.Host,
-	}
-	out = out.WithContext(ctx)
-	copyHeader(out.Header, r.Header)
-	if _, ok := out.Header["User-Agent"]; !ok {
-		out.Header["User-Agent"] = emptyUA
-	}
-	// The Transport would retry a written request carrying an idempotency
-	// key after a broken connection; the proxy retries only requests of
-	// which nothing was written. Header names are case-insensitive on the
-	// wire, but the Transport looks up the canonical key only.
-	for _, k := range [...]string{"Idempotency-Key", "X-Idempotency-Key"} {
-		if v, ok := out.Header[k]; ok {
-			delete(out.Header, k)
-			out.Header[strings.ToLower(k)] = v
+// outRequest builds the upstream request in out: same method, x.uri as the
+// target, the client's end-to-end headers, the buffered body.
+func (e *Exporter) outRequest(ctx *fasthttp.RequestCtx, out *fasthttp.Request, x *exchange) {
+	out.Reset()
+	out.Header.DisableNormalizing()
+	out.Header.SetNoDefaultContentType(true)
+	out.Header.SetMethodBytes(ctx.Method())
+	out.Header.SetRequestURIBytes(x.uri)
+	in := &ctx.Request.Header
+	conn := in.Peek(fasthttp.HeaderConnection)
+	for k, v := range in.All() {
+		if hopHeaders[b2s(k)] || (len(conn) > 0 && listedIn(conn, k)) {
+			continue
 		}
+		out.Header.AddBytesKV(k, v)
 	}
-	if len(rb.b) > 0 {
-		out.ContentLength = int64(len(rb.b))
-		out.Body, _ = rb.body()
-		out.GetBody = rb.body // a retry (only when nothing was written) re-reads it
-	}
-	return out
+	out.Header.SetHost(e.cfg.base.Host)
+	out.SetBodyRaw(x.body)
 }
 
-// accountRequest counts what an inference request body carries (rows, and
-// whatever else metrics.request observes).
-func (e *Exporter) accountRequest(body []byte, h http.Header) {
-	e.m.request(body, isCSV(h))
-}
-
-// accountAnswer counts what an inference answer carries (predictions).
-func (e *Exporter) accountAnswer(body []byte) {
-	e.m.answer(body)
+// copyResponseHeader copies the upstream's end-to-end headers.
+func copyResponseHeader(dst, src *fasthttp.ResponseHeader) {
+	conn := src.Peek(fasthttp.HeaderConnection)
+	for k, v := range src.All() {
+		if hopHeaders[b2s(k)] || (len(conn) > 0 && listedIn(conn, k)) {
+			continue
+		}
+		dst.AddBytesKV(k, v)
+	}
 }
 
 // isJSONish reports answers parsed for predictions: JSON, or no or a plain
 // text type (servers that do not label their JSON); never event streams.
-func isJSONish(ct []string) bool {
+func isJSONish(ct []byte) bool {
 	if len(ct) == 0 {
 		return true
 	}
-	c := ct[0]
-	return strings.Contains(c, "json") || strings.HasPrefix(c, "text/plain")
+	return bytes.Contains(ct, []byte("json")) || bytes.HasPrefix(ct, []byte("text/plain"))
 }
 
-func bodyAllowed(code int) bool {
-	return code >= 200 && code != http.StatusNoContent && code != http.StatusNotModified
-}
-
-// smallLengths holds shared, read-only Content-Length header values for
-// small bodies, saving two allocations per response.
-var smallLengths = func() [][]string {
-	t := make([][]string, 4096)
-	for i := range t {
-		t[i] = []string{strconv.Itoa(i)}
-	}
-	return t
-}()
-
-func contentLength(n int) []string {
-	if n >= 0 && n < len(smallLengths) {
-		return smallLengths[n]
-	}
-	return []string{strconv.Itoa(n)}
-}
-
-func isCSV(h http.Header) bool {
-	ct := h["Content-Type"]
-	if len(ct) == 0 || !strings.Contains(strings.ToLower(ct[0]), "csv") {
+func isCSV(ct []byte) bool {
+	if !containsFold(ct, "csv") {
 		return false
 	}
-	if strings.HasPrefix(ct[0], "text/csv") {
+	if bytes.HasPrefix(ct, []byte("text/csv")) {
 		return true
 	}
-	mt, _, err := mime.ParseMediaType(ct[0])
+	mt, _, err := mime.ParseMediaType(string(ct))
 	return err == nil && (mt == "text/csv" || mt == "application/csv")
+}
+
+// containsFold reports whether b contains the lower-case ASCII word w in
+// any case, without allocating.
+func containsFold(b []byte, w string) bool {
+	for i := 0; i+len(w) <= len(b); i++ {
+		if strings.EqualFold(b2s(b[i:i+len(w)]), w) {
+			return true
+		}
+	}
+	return false
+}
+
+// listedIn reports whether header name k is a token of a Connection header
+// value (other than the usual close and keep-alive).
+func listedIn(conn, k []byte) bool {
+	for len(conn) > 0 {
+		tok := conn
+		if i := bytes.IndexByte(conn, ','); i >= 0 {
+			tok, conn = conn[:i], conn[i+1:]
+		} else {
+			conn = nil
+		}
+		if bytes.EqualFold(bytes.TrimSpace(tok), k) {
+			return true
+		}
+	}
+	return false
 }

@@ -1,12 +1,13 @@
 package exporter
 
 import (
-	"context"
+	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"sync"
 	"time"
+
+	"github.com/valyala/fasthttp"
 )
 
 // ready probes the upstream's health path, at most once per ReadyCacheTTL.
@@ -17,26 +18,17 @@ func (e *Exporter) ready() (bool, string) {
 	if !e.readyAt.IsZero() && time.Since(e.readyAt) < e.cfg.ReadyCacheTTL {
 		return e.readyOK, e.readyErr
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), min(e.cfg.Timeout, 5*time.Second))
-	defer cancel()
 	e.readyOK, e.readyErr = false, ""
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.cfg.base.Scheme+"://"+e.cfg.base.Host+e.cfg.healthPath, nil)
-	if err == nil {
-		req.Header["User-Agent"] = emptyUA
-		var resp *http.Response
-		if resp, err = e.rt.RoundTrip(req); err == nil {
-			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-			resp.Body.Close()
-			if resp.StatusCode >= 500 {
-				e.readyErr = fmt.Sprintf("upstream %s answered %d", e.cfg.healthPath, resp.StatusCode)
-			} else {
-				e.readyOK = true
-			}
-		}
-	}
-	if err != nil {
+	err := e.probe()
+	var se *statusError
+	switch {
+	case err == nil:
+		e.readyOK = true
+	case errors.As(err, &se):
+		e.readyErr = se.Error()
+	default:
 		cause := causeOf(err)
-		e.readyErr = publicReason(err, cause, min(e.cfg.Timeout, 5*time.Second))
+		e.readyErr = publicReason(err, cause, e.cfg.Timeout)
 		e.log.printf(e, "readiness probe %s: %v", e.cfg.healthPath, err)
 	}
 	e.readyAt = time.Now()
@@ -71,3 +63,37 @@ func (l *logLimiter) printf(e *Exporter, format string, args ...any) {
 	}
 	e.cfg.Logf(format, args...)
 }
+
+// probe sends GET healthPath to the upstream; an answer below 500 is ready.
+func (e *Exporter) probe() error {
+	x := e.getExchange()
+	defer x.release()
+	x.req.Reset()
+	x.req.Header.SetMethod(fasthttp.MethodGet)
+	x.req.Header.SetRequestURI(e.cfg.healthPath)
+	x.req.Header.SetHost(e.cfg.base.Host)
+	if err := e.roundTrip(x, &x.req, &x.resp, false); err != nil {
+		return err
+	}
+	if bs := x.resp.BodyStream(); bs != nil {
+		n, err := io.Copy(io.Discard, io.LimitReader(bs, 1<<20))
+		_ = x.resp.CloseBodyStream()
+		if err == nil && n < 1<<20 {
+			x.detach(true)
+		}
+	} else {
+		x.detach(true)
+	}
+	if code := x.resp.StatusCode(); code >= 500 {
+		return &statusError{path: e.cfg.healthPath, code: code}
+	}
+	return nil
+}
+
+// statusError is a readiness probe answered with a 5xx.
+type statusError struct {
+	path string
+	code int
+}
+
+func (s *statusError) Error() string { return fmt.Sprintf("upstream %s answered %d", s.path, s.code) }
