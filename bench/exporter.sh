@@ -3,6 +3,12 @@
 # beside the peers a user would otherwise run:
 #   direct    wrk -> bench upstream (POST /invocations)
 #   exporter  wrk -> stackgen exporter (POST /predict) -> bench upstream
+#   drift     the same with drift on: a second exporter started with
+#             --baseline FILE (made by stackgen baseline from a CSV with the
+#             bench body's columns), so every row's features are counted;
+#             drift-on / drift-off is printed per round and as the median
+#             (issue #11 floor 0.90), and the drift exporter's RSS before
+#             and after the rounds
 #   nginx     wrk -> nginx keep-alive reverse proxy (/predict -> /invocations)
 #             (Debian nginx-light; skipped with a note when absent)
 #   flask     wrk -> the seeds' Flask exporter (POST /predict) -> bench upstream
@@ -17,7 +23,8 @@
 # Usage: bench/exporter.sh            (from the repository root)
 # Environment: ROUNDS (3), DURATION (5s), CONNS (16), THREADS (2), RATE (1000),
 #   NGINX (nginx), FLASK_EXPORTER (default /work/shared/bench/flask_exporter.py),
-#   PYTHON (/usr/bin/python3), SKIP_LATENCY=1, ports UP_PORT EX_PORT NG_PORT FL_PORT.
+#   PYTHON (/usr/bin/python3), SKIP_LATENCY=1, SKIP_DRIFT=1,
+#   ports UP_PORT EX_PORT NG_PORT FL_PORT DR_PORT.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -33,6 +40,7 @@ UP_PORT=${UP_PORT:-18480}
 EX_PORT=${EX_PORT:-18481}
 NG_PORT=${NG_PORT:-18483}
 FL_PORT=${FL_PORT:-18482}
+DR_PORT=${DR_PORT:-18484}
 
 command -v wrk >/dev/null || { echo "wrk not found (apt-get install -y wrk)" >&2; exit 1; }
 
@@ -73,6 +81,23 @@ ex_pid=$!
 pids+=($ex_pid)
 wait_up "http://127.0.0.1:$UP_PORT/ping"
 wait_up "http://127.0.0.1:$EX_PORT/readyz"
+
+# Drift on: a baseline over the bench body's columns (age, income, tenure),
+# from a small CSV of plausible rows.
+dr_pid=""
+if [[ ${SKIP_DRIFT:-} != 1 ]]; then
+	awk 'BEGIN {
+		srand(11); print "age,income,tenure"
+		for (i = 0; i < 2000; i++) printf "%d,%d,%d\n", 20 + int(rand() * 45), 2000 + int(rand() * 9000), int(rand() * 20)
+	}' >"$tmp/train.csv"
+	"$tmp/stackgen" baseline --data "$tmp/train.csv" -o "$tmp/baseline.json" >/dev/null 2>&1
+	"$tmp/stackgen" exporter --listen "127.0.0.1:$DR_PORT" --upstream "http://127.0.0.1:$UP_PORT" --kind mlflow \
+		--baseline "$tmp/baseline.json" 2>"$tmp/drift.log" &
+	dr_pid=$!
+	pids+=($dr_pid)
+	wait_up "http://127.0.0.1:$DR_PORT/readyz"
+fi
+rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; } # KiB
 
 # nginx as a plain keep-alive reverse proxy, 2 workers (one per core here).
 ng_pids=""
@@ -143,7 +168,12 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.3f", a/b}'; }
 echo "# $(date -u +%FT%TZ) $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); wrk -t$THREADS -c$CONNS -d$DURATION, $ROUNDS rounds"
 wrk -t1 -c4 -d1s -s "$tmp/post.lua" "http://127.0.0.1:$EX_PORT/predict" >/dev/null
 [[ -n $ng_pids ]] && wrk -t1 -c4 -d1s -s "$tmp/post.lua" "http://127.0.0.1:$NG_PORT/predict" >/dev/null
-d=() e=() n=() f=() re=() rn=() rf=() en=() ce=() cn=() cf=()
+if [[ -n $dr_pid ]]; then
+	wrk -t1 -c4 -d1s -s "$tmp/post.lua" "http://127.0.0.1:$DR_PORT/predict" >/dev/null
+	dr_rss0=$(rss "$dr_pid")
+	dr_reqs0=$(curl -fs "http://127.0.0.1:$DR_PORT/metrics" | awk '/^http_requests_total.*route="\/predict"/ {s += $NF} END {printf "%d", s}')
+fi
+d=() e=() n=() f=() re=() rn=() rf=() en=() ce=() cn=() cf=() g=() cg=() rg=()
 for r in $(seq "$ROUNDS"); do
 	run "http://127.0.0.1:$UP_PORT/invocations" "$up_pid"
 	d+=("$RPS")
@@ -151,6 +181,11 @@ for r in $(seq "$ROUNDS"); do
 	run "http://127.0.0.1:$EX_PORT/predict" "$ex_pid"
 	e+=("$RPS") ce+=("$CPU") re+=("$(ratio "$RPS" "${d[-1]}")")
 	line+="  exporter $RPS (${re[-1]}, $CPU µs)"
+	if [[ -n $dr_pid ]]; then
+		run "http://127.0.0.1:$DR_PORT/predict" "$dr_pid"
+		g+=("$RPS") cg+=("$CPU") rg+=("$(ratio "$RPS" "${e[-1]}")")
+		line+="  drift-on $RPS (${rg[-1]} of drift-off, $CPU µs)"
+	fi
 	if [[ -n $ng_pids ]]; then
 		run "http://127.0.0.1:$NG_PORT/predict" "$ng_pids"
 		n+=("$RPS") cn+=("$CPU") rn+=("$(ratio "$RPS" "${d[-1]}")") en+=("$(ratio "${e[-1]}" "$RPS")")
@@ -166,6 +201,13 @@ done
 med() { printf '%s\n' "$@" | median; }
 echo "median direct:   $(med "${d[@]}") rps"
 echo "median exporter: $(med "${e[@]}") rps, ratio to direct $(med "${re[@]}") (floor 0.40), proxy CPU $(med "${ce[@]}") µs/req"
+if [[ -n $dr_pid ]]; then
+	dr_rss1=$(rss "$dr_pid")
+	dr_reqs1=$(curl -fs "http://127.0.0.1:$DR_PORT/metrics" | awk '/^http_requests_total.*route="\/predict"/ {s += $NF} END {printf "%d", s}')
+	bins=$(curl -fs "http://127.0.0.1:$DR_PORT/metrics" | grep -c '^model_feature_bin_total' || true)
+	echo "median drift-on: $(med "${g[@]}") rps, drift-on / drift-off (per round, median) $(med "${rg[@]}") (issue #11 floor 0.90), proxy CPU $(med "${cg[@]}") µs/req"
+	echo "drift-on exporter RSS: $((dr_rss0 / 1024)) MiB before the rounds, $((dr_rss1 / 1024)) MiB after $((dr_reqs1 - dr_reqs0)) more requests ($bins model_feature_bin_total series)"
+fi
 if [[ -n $ng_pids ]]; then
 	echo "median nginx:    $(med "${n[@]}") rps, ratio to direct $(med "${rn[@]}"), proxy CPU $(med "${cn[@]}") µs/req"
 	echo "exporter / nginx (per round, median): $(med "${en[@]}") (floor 0.75, goal 1.0)"
