@@ -2,12 +2,8 @@ package report
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"math"
-	"net/http"
-	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -20,19 +16,57 @@ import (
 	"github.com/stackgen/stackgen/stack"
 )
 
+// alertStateLabel is the ALERTS series' state label.
+const alertStateLabel model.LabelName = "alertstate"
+
+// Rule states that are not Prometheus' or Grafana's own.
+const (
+	// StateUnknown is the state of a rule whose source failed (the ALERTS
+	// query, or the value query without an alert state source).
+	StateUnknown = "unknown"
+	// StateNoData is the value-vs-threshold state of a rule whose value
+	// query returned nothing.
+	StateNoData = "no data"
+	// stateMet and stateNotMet start the value-vs-threshold states, e.g.
+	// "condition met (0.5 > 0.2)" and "not met (1 ≥ 1)".
+	stateMet    = "condition met"
+	stateNotMet = "not met"
+)
+
 // RuleState is one alert rule instance (alert × model) at the end of the range.
 type RuleState struct {
 	Name, Model, Condition string
-	// State is firing, pending or inactive (engine prometheus, from
-	// Prometheus' rules API), or for engine grafana the value compared with
-	// the threshold ("above threshold" / "below threshold").
+	// State is firing, pending or inactive (engine prometheus, from the
+	// ALERTS series; engine grafana, from Grafana's alerting API), unknown
+	// when that source failed, or, for engine grafana without Grafana's
+	// answer, the value compared with the threshold: "condition met (0.5 >
+	// 0.2)", "not met (1 ≥ 1)" or "no data".
 	State string
-	// Value is the rule's value query at To ("" when empty).
+	// Value is the rule's value query at To ("" when empty): the firing
+	// instance's value, else the series' maximum (rules with >) or minimum
+	// (rules with <).
 	Value string
 	// ActiveSince is when the alert became pending/firing (zero if not).
 	ActiveSince time.Time
 	// Error is the rule's evaluation error, if any.
 	Error string
+}
+
+// Class is the state's CSS class: met, notmet, nodata, or the state's
+// first word (firing, pending, inactive, unknown…).
+func (r RuleState) Class() string {
+	switch {
+	case strings.HasPrefix(r.State, stateMet):
+		return "met"
+	case strings.HasPrefix(r.State, stateNotMet):
+		return "notmet"
+	case r.State == StateNoData:
+		return "nodata"
+	}
+	if f := strings.Fields(r.State); len(f) > 0 {
+		return f[0]
+	}
+	return StateUnknown
 }
 
 // Firing is one stretch of time an alert was pending or firing in the range,
@@ -41,31 +75,86 @@ type Firing struct {
 	Name, Model, State string
 	Labels             string
 	From, To           time.Time
+	// instance is the alert instance's labels without __name__ and
+	// alertstate (ALERTS_FOR_STATE's labels).
+	instance string
 }
 
-// Email is one message the mail catcher received in the range.
-type Email struct {
-	ReceivedAt time.Time
-	From       string
-	To         []string
-	Subject    string
-	Text       string
-	Truncated  bool
+// instanceLabels are an ALERTS sample's labels without __name__ and
+// alertstate: the same for an instance's ALERTS, ALERTS_FOR_STATE and
+// history series.
+func instanceLabels(m model.Metric) model.Metric {
+	out := m.Clone()
+	delete(out, model.MetricNameLabel)
+	delete(out, alertStateLabel)
+	return out
 }
+
+// alertInstance is one instance (label set) of an alert at To.
+type alertInstance struct {
+	labels model.Metric
+	state  string
+	since  time.Time
+}
+
+// rank orders alert states: firing before pending before the rest.
+func rank(state string) int {
+	switch state {
+	case "firing":
+		return 2
+	case "pending":
+		return 1
+	}
+	return 0
+}
+
+// liveAlerts reads the alert instances at To from ALERTS (their states)
+// and ALERTS_FOR_STATE (since when), keyed by alert name and model; an
+// instance without ALERTS_FOR_STATE (no for duration) is active since the
+// start of its stretch in hist that reaches To.
+func liveAlerts(ctx context.Context, o Options, hist []Firing, st time.Duration) (map[ruleKey][]alertInstance, error) {
+	alerts, err := instant(ctx, o, "ALERTS")
+	if err != nil {
+		return nil, err
+	}
+	live := map[ruleKey][]alertInstance{}
+	for _, smp := range alerts {
+		k := ruleKey{string(smp.Metric[model.AlertNameLabel]), string(smp.Metric[alerting.LabelModel])}
+		live[k] = append(live[k], alertInstance{labels: instanceLabels(smp.Metric), state: string(smp.Metric[alertStateLabel])})
+	}
+	forState, _ := instant(ctx, o, "ALERTS_FOR_STATE")
+	since := map[string]time.Time{}
+	for _, smp := range forState {
+		since[instanceLabels(smp.Metric).String()] = time.Unix(int64(smp.Value), 0).UTC()
+	}
+	for k, insts := range live {
+		for i := range insts {
+			a := &insts[i]
+			id := a.labels.String()
+			a.since = since[id]
+			for _, f := range hist {
+				if a.since.IsZero() && f.instance == id && f.State == a.state && o.To.Sub(f.To) <= st*3/2 {
+					a.since = f.From
+				}
+			}
+		}
+		live[k] = insts
+	}
+	return live, nil
+}
+
+// ruleKey is an alert rule instance: alert name and model.
+type ruleKey struct{ name, model string }
 
 func ruleStates(ctx context.Context, s *stack.Stack, o Options, hist []Firing, st time.Duration) ([]RuleState, string) {
 	rules, err := alerting.Rules(s)
 	if err != nil {
 		return nil, fmt.Sprintf("alert rules: %v", err)
 	}
-	type key struct{ name, model string }
-	type alertAt struct {
-		state string
-		since time.Time
-	}
-	live := map[key]alertAt{}
+	var live map[ruleKey][]alertInstance
 	health := map[string]string{}
 	var problems []string
+	alertsFailed := false
 	if s.AlertmanagerEnabled() {
 		// The state at To comes from the ALERTS series (what Prometheus
 		// recorded then, so a past --to gives the same page); only a rule's
@@ -83,33 +172,10 @@ func ruleStates(ctx context.Context, s *stack.Stack, o Options, hist []Firing, s
 				}
 			}
 		}
-		alerts, err := instant(ctx, o, "ALERTS")
+		live, err = liveAlerts(ctx, o, hist, st)
 		if err != nil {
-			problems = append(problems, fmt.Sprintf("ALERTS at %s: %v", o.To.UTC().Format(time.RFC3339), err))
-		}
-		for _, smp := range alerts {
-			k := key{string(smp.Metric["alertname"]), string(smp.Metric[alerting.LabelModel])}
-			if cur, ok := live[k]; !ok || cur.state != "firing" {
-				live[k] = alertAt{state: string(smp.Metric["alertstate"])}
-			}
-		}
-		// Active since: ALERTS_FOR_STATE holds it (rules with a for
-		// duration), else the start of the stretch in the history that
-		// reaches To.
-		forState, _ := instant(ctx, o, "ALERTS_FOR_STATE")
-		for _, smp := range forState {
-			k := key{string(smp.Metric["alertname"]), string(smp.Metric[alerting.LabelModel])}
-			if a, ok := live[k]; ok {
-				a.since = time.Unix(int64(smp.Value), 0).UTC()
-				live[k] = a
-			}
-		}
-		for _, f := range hist {
-			k := key{f.Name, f.Model}
-			if a, ok := live[k]; ok && a.since.IsZero() && a.state == f.State && o.To.Sub(f.To) <= st*3/2 {
-				a.since = f.From
-				live[k] = a
-			}
+			alertsFailed = true
+			problems = append(problems, fmt.Sprintf("ALERTS at %s: %v — rule states unknown", o.To.UTC().Format(time.RFC3339), err))
 		}
 	}
 	problem := strings.Join(problems, "; ")
@@ -122,36 +188,141 @@ func ruleStates(ctx context.Context, s *stack.Stack, o Options, hist []Firing, s
 		c, cancel := context.WithTimeout(ctx, o.QueryTimeout)
 		v, _, _, err := o.API.Query(c, r.Query.Value, o.To, v1.WithTimeout(o.QueryTimeout))
 		cancel()
-		var val float64
-		hasVal := false
+		var vec model.Vector
 		if err != nil {
 			rs.Error = strings.TrimSpace(rs.Error + " " + fmt.Sprintf("value query: %v", err))
-		} else if vec, ok := v.(model.Vector); ok && len(vec) > 0 {
+		} else {
+			vec, _ = v.(model.Vector)
 			sort.Sort(vec)
-			val, hasVal = float64(vec[0].Value), !math.IsNaN(float64(vec[0].Value))
-			rs.Value = strconv.FormatFloat(val, 'g', 4, 64)
 		}
 		if s.AlertmanagerEnabled() {
 			rs.State = "inactive"
-			if a, ok := live[key{r.Name, r.Model}]; ok {
-				rs.State, rs.ActiveSince = a.state, a.since
+			if alertsFailed {
+				rs.State = StateUnknown
+			}
+			val, inst, ok := pickValue(r.Query, vec, live[ruleKey{r.Name, r.Model}])
+			if ok {
+				rs.Value = formatRuleValue(val)
+			}
+			if inst != nil {
+				rs.State, rs.ActiveSince = inst.state, inst.since
 			}
 		} else {
-			rs.State = "no data"
-			if hasVal {
-				rs.State = "below threshold"
-				if r.Query.Custom() || (r.Query.Op == alerting.OpAbove && val > r.Query.Threshold) ||
-					(r.Query.Op != alerting.OpAbove && val < r.Query.Threshold) {
-					rs.State = "above threshold"
-					if r.Query.Op != alerting.OpAbove && !r.Query.Custom() {
-						rs.State = "condition met"
-					}
-				}
+			val, _, ok := pickValue(r.Query, vec, nil)
+			if ok {
+				rs.Value = formatRuleValue(val)
 			}
+			rs.State = thresholdState(r.Query, val, ok, len(vec) > 0, err != nil)
 		}
 		out = append(out, rs)
 	}
 	return out, problem
+}
+
+func formatRuleValue(v float64) string { return strconv.FormatFloat(v, 'g', 4, 64) }
+
+// thresholdState is a rule's value compared with its threshold (engine
+// grafana without Grafana's answer): "condition met (0.5 > 0.2)", "not met
+// (1 ≥ 1)", "no data", or unknown when the value query failed. A custom
+// rule's condition is met when it returns a series.
+func thresholdState(q alerting.Query, val float64, hasVal, hasSeries, failed bool) string {
+	switch {
+	case failed:
+		return StateUnknown
+	case q.Custom() && hasSeries:
+		return stateMet + " (the condition returns a series)"
+	case q.Custom():
+		return stateNotMet + " (the condition returns no series)"
+	case !hasVal:
+		return StateNoData
+	}
+	th := strconv.FormatFloat(q.Threshold, 'g', -1, 64)
+	v := formatRuleValue(val)
+	if conditionMet(q, val) {
+		return fmt.Sprintf("%s (%s %s %s)", stateMet, v, q.Op, th)
+	}
+	neg := "≤"
+	if q.Op == alerting.OpBelow {
+		neg = "≥"
+	}
+	return fmt.Sprintf("%s (%s %s %s)", stateNotMet, v, neg, th)
+}
+
+// conditionMet reports whether val meets q's comparison.
+func conditionMet(q alerting.Query, val float64) bool {
+	switch q.Op {
+	case alerting.OpAbove:
+		return val > q.Threshold
+	case alerting.OpBelow:
+		return val < q.Threshold
+	}
+	return !q.Custom()
+}
+
+// pickValue is the value a rule shows among its value query's series (in
+// label order): the series of the highest-state alert instance (firing,
+// else pending) that it matches (every label of the series equal in the
+// instance); without such a series, the worst value: the maximum for >
+// rules, the minimum for < rules, the first for custom rules. inst is the
+// instance whose state the rule shows (nil when none is active).
+func pickValue(q alerting.Query, vec model.Vector, insts []alertInstance) (val float64, inst *alertInstance, ok bool) {
+	best := -1
+	for i := range insts {
+		if rank(insts[i].state) > 0 && (best < 0 || rank(insts[i].state) > rank(insts[best].state) ||
+			rank(insts[i].state) == rank(insts[best].state) && insts[i].since.Before(insts[best].since)) {
+			best = i
+		}
+	}
+	if best >= 0 {
+		inst = &insts[best]
+		// A series of an instance in the best state, the worst of them.
+		for _, smp := range vec {
+			v := float64(smp.Value)
+			if math.IsNaN(v) {
+				continue
+			}
+			for i := range insts {
+				if rank(insts[i].state) == rank(inst.state) && matches(smp.Metric, insts[i].labels) && (!ok || worse(q, v, val)) {
+					val, ok, inst = v, true, &insts[i]
+				}
+			}
+		}
+		if ok {
+			return val, inst, true
+		}
+	}
+	for _, smp := range vec {
+		v := float64(smp.Value)
+		if math.IsNaN(v) {
+			continue
+		}
+		if !ok || worse(q, v, val) {
+			val, ok = v, true
+		}
+	}
+	return val, inst, ok
+}
+
+// worse reports whether v is further into q's alerting side than cur.
+func worse(q alerting.Query, v, cur float64) bool {
+	switch q.Op {
+	case alerting.OpAbove:
+		return v > cur
+	case alerting.OpBelow:
+		return v < cur
+	}
+	return false
+}
+
+// matches reports whether every label of series (but its name) has the
+// same value in inst.
+func matches(series, inst model.Metric) bool {
+	for k, v := range series {
+		if k != model.MetricNameLabel && inst[k] != v {
+			return false
+		}
+	}
+	return true
 }
 
 // instant evaluates query at o.To.
@@ -170,12 +341,21 @@ func instant(ctx context.Context, o Options, query string) (model.Vector, error)
 	return vec, nil
 }
 
-// history reads the ALERTS series over the range: one Firing per alert,
-// state and contiguous stretch of samples.
-func history(ctx context.Context, st time.Duration, o Options) ([]Firing, string) {
+// historyQuery is the firing history's range query at step st: the ALERTS
+// samples over the window before each step, so that an alert pending or
+// firing for less than a step (between two steps) is not lost. The window
+// is at least the evaluation interval (ALERTS' resolution).
+func historyQuery(st, eval time.Duration) string {
+	w := max(st, eval)
+	return fmt.Sprintf("max_over_time(ALERTS[%ds])", int64(w.Round(time.Second)/time.Second))
+}
+
+// history reads the ALERTS series over the range: one Firing per alert
+// instance, state and contiguous stretch of steps.
+func history(ctx context.Context, st, eval time.Duration, o Options) ([]Firing, string) {
 	ctx, cancel := context.WithTimeout(ctx, o.QueryTimeout)
 	defer cancel()
-	v, _, _, err := o.API.QueryRange(ctx, "ALERTS", v1.Range{Start: o.From, End: o.To, Step: st}, v1.WithTimeout(o.QueryTimeout))
+	v, _, _, err := o.API.QueryRange(ctx, historyQuery(st, eval), v1.Range{Start: o.From, End: o.To, Step: st}, v1.WithTimeout(o.QueryTimeout))
 	if err != nil {
 		return nil, fmt.Sprintf("ALERTS history: %v", err)
 	}
@@ -183,8 +363,8 @@ func history(ctx context.Context, st time.Duration, o Options) ([]Firing, string
 	sort.Sort(m)
 	var out []Firing
 	for _, ss := range m {
-		f := Firing{Name: string(ss.Metric["alertname"]), Model: string(ss.Metric[alerting.LabelModel]),
-			State: string(ss.Metric["alertstate"]), Labels: ss.Metric.String()}
+		f := Firing{Name: string(ss.Metric[model.AlertNameLabel]), Model: string(ss.Metric[alerting.LabelModel]),
+			State: string(ss.Metric[alertStateLabel]), Labels: ss.Metric.String(), instance: instanceLabels(ss.Metric).String()}
 		for i, p := range ss.Values {
 			t := p.Timestamp.Time().UTC()
 			if i > 0 && t.Sub(f.To) > st*3/2 {
@@ -202,115 +382,4 @@ func history(ctx context.Context, st time.Duration, o Options) ([]Firing, string
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].From.Before(out[j].From) })
 	return out, ""
-}
-
-// mailPageLimit is the page size asked of the mail catcher; maxMailPages
-// bounds how far back the report pages (newest first).
-const (
-	mailPageLimit = 100
-	maxMailPages  = 50
-	// maxFullEmails bounds the whole messages fetched for a report; later
-	// ones show the list's preview (marked as cut).
-	maxFullEmails = 100
-)
-
-// emails pages through the mail catcher's JSON API (newest first) until a
-// page is older than From, keeping the messages received in the range,
-// oldest first.
-func emails(ctx context.Context, o Options) ([]Email, string) {
-	client := o.HTTPClient
-	if client == nil {
-		client = &http.Client{Timeout: 30 * time.Second}
-	}
-	base := strings.TrimRight(o.MailURL, "/")
-	var out []Email
-	fetched := 0
-	for page := 1; page <= maxMailPages; page++ {
-		u := fmt.Sprintf("%s/api/messages?page=%d&limit=%d", base, page, mailPageLimit)
-		msgs, err := mailPage(ctx, client, u)
-		if err != nil {
-			return out, err.Error()
-		}
-		older := false
-		for _, m := range msgs {
-			switch {
-			case m.ReceivedAt.Before(o.From):
-				older = true
-			case !m.ReceivedAt.After(o.To):
-				if m.Truncated && m.ID != "" && fetched < maxFullEmails {
-					// Lists cut bodies at the catcher's preview size (even
-					// mid-tag); the message's own URL has it whole.
-					fetched++
-					full, err := mailMessageByID(ctx, client, base+"/api/messages/"+url.PathEscape(m.ID))
-					if err != nil {
-						return out, err.Error()
-					}
-					m = full
-				}
-				out = append(out, Email{ReceivedAt: m.ReceivedAt.UTC(), From: m.From, To: m.To, Subject: m.Subject,
-					Text: m.Text, Truncated: m.Truncated})
-			}
-		}
-		if older || len(msgs) < mailPageLimit {
-			break
-		}
-	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].ReceivedAt.Before(out[j].ReceivedAt) })
-	return out, ""
-}
-
-// mailMessage is the part of the mail catcher's message JSON the report shows.
-type mailMessage struct {
-	ID         string    `json:"id"`
-	From       string    `json:"from"`
-	To         []string  `json:"to"`
-	Subject    string    `json:"subject"`
-	Text       string    `json:"text"`
-	ReceivedAt time.Time `json:"received_at"`
-	Truncated  bool      `json:"truncated"`
-}
-
-// maxMailPageBytes bounds one page of the mail catcher's answer.
-const maxMailPageBytes = 64 << 20
-
-func mailPage(ctx context.Context, client *http.Client, u string) ([]mailMessage, error) {
-	var msgs []mailMessage
-	return msgs, mailGet(ctx, client, u, &msgs)
-}
-
-func mailMessageByID(ctx context.Context, client *http.Client, u string) (mailMessage, error) {
-	var m mailMessage
-	return m, mailGet(ctx, client, u, &m)
-}
-
-// mailGet GETs u from the mail catcher and decodes its JSON into v.
-func mailGet(ctx context.Context, client *http.Client, u string, v any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return fmt.Errorf("mail catcher: %w", err)
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return fmt.Errorf("mail catcher: %w", err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxMailPageBytes))
-	if err != nil {
-		return fmt.Errorf("mail catcher %s: %w", redact(u), err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("mail catcher %s: %s: %s", redact(u), resp.Status, strings.TrimSpace(string(body)))
-	}
-	if err := json.Unmarshal(body, v); err != nil {
-		return fmt.Errorf("mail catcher %s: decode: %w", redact(u), err)
-	}
-	return nil
-}
-
-func redact(u string) string {
-	p, err := url.Parse(u)
-	if err != nil {
-		return u
-	}
-	return p.Redacted()
 }

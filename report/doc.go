@@ -30,6 +30,17 @@
 // panel type the report does not draw says so and lists its queries. html/template escapes everything that comes
 // from Prometheus or an email.
 //
+// A rule shows the value of its firing (else pending) instance, or without
+// one the worst of its series (the maximum for > rules, the minimum for <);
+// without an alert state source (engine grafana, Grafana not answering) its
+// state is the value against the condition: "condition met (0.5 > 0.2)" or
+// "not met (1 ≥ 1)". A source that fails never reads as "nothing happened":
+// rules are "unknown" when ALERTS cannot be read, and the page prints the
+// error instead of "No alert was pending or firing" / "No email was
+// received". The firing history is max_over_time(ALERTS[w]) at the step (w:
+// the step, at least the evaluation interval), so an alert firing for less
+// than a step, between two steps, is still listed.
+//
 // The same data and To give the same bytes: times are UTC, series sorted by
 // labels, colours by position, and rule states come from the ALERTS and
 // ALERTS_FOR_STATE series at To (not from the rules API's "now").

@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -23,7 +24,21 @@ type fakeProm struct {
 	empty []string // substrings of queries that return no series
 	// firingFrom..firingTo is when high_error_ratio fired (ALERTS).
 	firingFrom, firingTo time.Time
+	// fail are substrings of queries answered with HTTP 500.
+	fail []string
+	// instant are instant queries' fixed answers, by query.
+	instant map[string][]fakeSample
 }
+
+// fakeSample is one series of an instant query's answer.
+type fakeSample struct {
+	labels map[string]string
+	value  string
+}
+
+// windowRE is the firing history's query: ALERTS over a window before
+// each step.
+var windowRE = regexp.MustCompile(`^max_over_time\(ALERTS\[(\d+)s\]\)$`)
 
 func (f *fakeProm) isEmpty(q string) bool {
 	for _, e := range f.empty {
@@ -53,16 +68,34 @@ func (f *fakeProm) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]any{"status": "success", "data": data})
 	}
+	for _, bad := range f.fail {
+		if strings.Contains(q, bad) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusInternalServerError)
+			_, _ = w.Write([]byte(`{"status":"error","errorType":"internal","error":"fake failure"}`))
+			return
+		}
+	}
 	switch r.URL.Path {
 	case "/api/v1/query_range":
 		start, _ := strconv.ParseFloat(r.Form.Get("start"), 64)
 		end, _ := strconv.ParseFloat(r.Form.Get("end"), 64)
 		step, _ := strconv.ParseFloat(r.Form.Get("step"), 64)
 		res := []series{}
-		if q == "ALERTS" {
+		if wm := windowRE.FindStringSubmatch(q); q == "ALERTS" || wm != nil {
+			// ALERTS at each step, or over the window (t-w, t] before it
+			// (the rule is evaluated often enough to see any firing).
+			win := 0.0
+			if wm != nil {
+				win, _ = strconv.ParseFloat(wm[1], 64)
+			}
 			s := series{Metric: map[string]string{"__name__": "ALERTS", "alertname": "high_error_ratio", "alertstate": "firing", "model": "demo", "severity": "critical"}}
+			if wm != nil {
+				delete(s.Metric, "__name__")
+			}
+			from, to := float64(f.firingFrom.Unix()), float64(f.firingTo.Unix())
 			for t := start; t <= end; t += step {
-				if t >= float64(f.firingFrom.Unix()) && t <= float64(f.firingTo.Unix()) {
+				if (win == 0 && t >= from && t <= to) || (win > 0 && from <= t && to > t-win) {
 					s.Values = append(s.Values, [2]any{t, "1"})
 				}
 			}
@@ -87,7 +120,12 @@ func (f *fakeProm) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ts, _ := strconv.ParseFloat(r.Form.Get("time"), 64)
 		res := []series{}
 		firing := ts >= float64(f.firingFrom.Unix()) && ts <= float64(f.firingTo.Unix())
-		if q == "ALERTS" || q == "ALERTS_FOR_STATE" {
+		if fixed, ok := f.instant[q]; ok {
+			for _, smp := range fixed {
+				v := [2]any{ts, smp.value}
+				res = append(res, series{Metric: smp.labels, Value: &v})
+			}
+		} else if q == "ALERTS" || q == "ALERTS_FOR_STATE" {
 			if firing {
 				v := [2]any{ts, "1"}
 				if q == "ALERTS_FOR_STATE" {

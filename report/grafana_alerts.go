@@ -27,7 +27,7 @@ func grafanaAlerts(ctx context.Context, s *stack.Stack, o Options, st time.Durat
 	r.Rules, r.RulesError = ruleStates(ctx, s, o, nil, st)
 	fallback := func(why string) {
 		r.RulesError = joinProblems(r.RulesError, "Grafana alerting API: "+why+" — showing value vs threshold")
-		r.History, r.HistoryError = history(ctx, st, o)
+		r.History, r.HistoryError = history(ctx, st, s.Prometheus.EvaluationInterval.D(), o)
 		r.HistorySource = SourceALERTS
 	}
 	if o.Grafana == nil {

@@ -249,8 +249,8 @@ func TestGrafanaAlerts(t *testing.T) {
 					t.Errorf("history source %q", r.HistorySource)
 				}
 				for _, rs := range r.Rules {
-					switch rs.State {
-					case "above threshold", "below threshold", "condition met", "no data":
+					switch rs.Class() {
+					case "met", "notmet", "nodata":
 					default:
 						t.Errorf("%s/%s: state %q is not a value-vs-threshold state", rs.Name, rs.Model, rs.State)
 					}

@@ -204,7 +204,7 @@ func Collect(ctx context.Context, s *stack.Stack, o Options) (*Report, error) {
 	if s.Alerting.Engine == stack.EngineGrafana {
 		grafanaAlerts(ctx, s, o, r.Step, r)
 	} else {
-		r.History, r.HistoryError = history(ctx, r.Step, o)
+		r.History, r.HistoryError = history(ctx, r.Step, s.Prometheus.EvaluationInterval.D(), o)
 		r.HistorySource = SourceALERTS
 		r.Rules, r.RulesError = ruleStates(ctx, s, o, r.History, r.Step)
 	}
