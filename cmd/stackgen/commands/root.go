@@ -49,7 +49,35 @@ func NewRoot() *cobra.Command {
 	}
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].Name() < cmds[j].Name() })
 	root.AddCommand(cmds...)
+	// A command line cobra refuses (unknown flag, bad flag value, wrong
+	// arguments) exits 2, as a bad stack.yaml does.
+	root.SetFlagErrorFunc(usageError)
+	wrapArgs(root)
 	return root
+}
+
+// usageKeepsExit1 are commands whose usage errors keep exit 1: healthcheck
+// runs as a Docker HEALTHCHECK, where 1 means unhealthy and 2 is reserved.
+var usageKeepsExit1 = map[string]bool{"healthcheck": true}
+
+// usageError makes err, cobra's refusal of c's flags or arguments, an
+// ExitError with code exitInvalid (2).
+func usageError(c *cobra.Command, err error) error {
+	if err == nil || usageKeepsExit1[c.Name()] {
+		return err
+	}
+	return &ExitError{Code: exitInvalid, Err: err}
+}
+
+// wrapArgs makes the errors of c's and its subcommands' Args validators
+// usage errors (exit 2).
+func wrapArgs(c *cobra.Command) {
+	if args := c.Args; args != nil {
+		c.Args = func(cmd *cobra.Command, a []string) error { return usageError(cmd, args(cmd, a)) }
+	}
+	for _, sub := range c.Commands() {
+		wrapArgs(sub)
+	}
 }
 
 // Execute runs the CLI with args and returns the process exit code.
