@@ -40,6 +40,12 @@ type window struct {
 	classes  map[string]float64
 	confSum  float64
 	confN    float64
+	// old and oldClasses are what an exporter with a previous baseline
+	// counted in the first half of the window before it was replaced (bins
+	// and classes the current baseline does not have, by feature): their
+	// series stop and go stale, and the rules must not count them.
+	old        map[string]map[string]float64
+	oldClasses map[string]float64
 }
 
 type ptSeries struct {
@@ -88,6 +94,16 @@ func linear(total float64) string {
 
 func constant(v float64) string {
 	return strconv.FormatFloat(v, 'g', -1, 64) + "x" + strconv.Itoa(ptSteps)
+}
+
+// replaced is a series of a replaced exporter: it grows from 0 to total (or
+// stays at v, for a gauge) over the window's first half, then goes stale.
+func replaced(total float64, gauge bool) string {
+	half := strconv.Itoa(ptSteps / 2)
+	if gauge {
+		return strconv.FormatFloat(total, 'g', -1, 64) + "x" + half + " stale"
+	}
+	return "0+" + strconv.FormatFloat(total/(ptSteps/2), 'g', -1, 64) + "x" + half + " stale"
 }
 
 // expectation is what the test computes itself for one window.
@@ -181,7 +197,26 @@ func promtoolTest(sp Spec, windows []window, wrong float64) ptFile {
 					ptSeries{promLabels(stack.MetricFeatureBaselineRatio, l...), constant(bin.Ratio)})
 			}
 		}
+		for _, ft := range sp.Baseline.Features {
+			labels := make([]string, 0, len(w.old[ft.Name]))
+			for bin := range w.old[ft.Name] {
+				labels = append(labels, bin)
+			}
+			sort.Strings(labels)
+			for _, bin := range labels {
+				l := with(stack.LabelFeature, ft.Name, stack.LabelBin, bin)
+				t.Input = append(t.Input,
+					ptSeries{promLabels(stack.MetricFeatureBin, l...), replaced(w.old[ft.Name][bin], false)},
+					ptSeries{promLabels(stack.MetricFeatureBaselineRatio, l...), replaced(0.25, true)})
+			}
+		}
 		if p := sp.Baseline.Prediction; p != nil {
+			for _, c := range sortedKeys(w.oldClasses) {
+				l := with(stack.LabelClass, c)
+				t.Input = append(t.Input,
+					ptSeries{promLabels(MetricPredictions, l...), replaced(w.oldClasses[c], false)},
+					ptSeries{promLabels(stack.MetricPredictionBaselineRatio, l...), replaced(0.5, true)})
+			}
 			for _, bin := range p.Bins {
 				t.Input = append(t.Input, ptSeries{promLabels(stack.MetricPredictionBaselineRatio, with(stack.LabelClass, bin.Label)...), constant(bin.Ratio)})
 			}
@@ -288,6 +323,15 @@ func scale(sp Spec, feature string, n float64) []float64 {
 	return out
 }
 
+func sortedKeys(m map[string]float64) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
 func testWindows(sp Spec) []window {
 	calm := window{name: "calm: shares equal the baseline", features: map[string][]float64{}, classes: map[string]float64{"0": 700, "1": 300}, confSum: 800, confN: 1000}
 	for _, f := range sp.Baseline.Features {
@@ -302,7 +346,21 @@ func testWindows(sp Spec) []window {
 		"age": {3, 7, 5, 5}, "income": {2, 1, 3, 2, 1, 3, 2, 2, 3, 1}, "dept": {9, 7, 4},
 	}, classes: map[string]float64{"0": 20}}
 	idle := window{name: "idle: no rows, no series", features: map[string][]float64{}, classes: map[string]float64{}}
-	return []window{calm, drift, small, idle}
+	// The baseline was replaced half a window ago: the old exporter's bins
+	// (other age edges, other categories) and classes still have increases
+	// in the window, new traffic matches the new baseline exactly. Counting
+	// the old rows in N made age's PSI 0.368 in the reviewer's measurement.
+	switched := window{name: "baseline switch: the replaced exporter's bins and classes are not counted",
+		features: map[string][]float64{}, classes: map[string]float64{"0": 350, "1": 150}, confSum: 400, confN: 500,
+		old: map[string]map[string]float64{
+			"age":  {"0 <25": 300, "1 [25,45)": 400, "2 >=45": 300},
+			"dept": {"ops": 250},
+		},
+		oldClasses: map[string]float64{"no": 400, "yes": 100}}
+	for _, f := range sp.Baseline.Features {
+		switched.features[f.Name] = scale(sp, f.Name, 500)
+	}
+	return []window{calm, drift, small, idle, switched}
 }
 
 func TestRulesComputePSIWithPromtool(t *testing.T) {

@@ -69,7 +69,11 @@ func Group(sp Spec, interval time.Duration) (RuleGroup, error) {
 	if len(b.Features) > 0 {
 		fk := stack.ModelLabel + ", " + stack.LabelFeature
 		bk := fk + ", " + stack.LabelBin
-		add(stack.RecFeatureBinRows, "sum by ("+bk+") (increase("+stack.MetricFeatureBin+sel+w+"))")
+		// Only the bins of the current baseline count: after a baseline
+		// change the window still holds the replaced exporter's bins, whose
+		// rows would add to N without a PSI term (a false drift).
+		add(stack.RecFeatureBinRows, "sum by ("+bk+") (increase("+stack.MetricFeatureBin+sel+w+"))"+
+			" and on ("+bk+") "+stack.MetricFeatureBaselineRatio+sel)
 		add(stack.RecFeatureRows, "sum by ("+fk+") ("+stack.RecFeatureBinRows+sel+") > 0")
 		add(stack.RecFeatureBinShare, stack.RecFeatureBinRows+sel+" / on ("+fk+") group_left () "+stack.RecFeatureRows+sel)
 		add(stack.RecFeatureBinPSI, psiTerm(stack.RecFeatureBinShare+sel, "max by ("+bk+") ("+stack.MetricFeatureBaselineRatio+sel+")", bk))
@@ -81,9 +85,14 @@ func Group(sp Spec, interval time.Duration) (RuleGroup, error) {
 	}
 	if p := classMix(b); p != nil {
 		ck := stack.ModelLabel + ", " + stack.LabelClass
-		counts := "sum by (" + ck + ") (increase(" + MetricPredictions + sel + w + "))"
+		// Counted classes: the current baseline's, and any other class the
+		// running exporter still exports (a class the baseline does not know
+		// is drift). A class only a replaced exporter counted (its labels came
+		// from the previous baseline) is stale and not counted.
+		counts := "(sum by (" + ck + ") (increase(" + MetricPredictions + sel + w + "))" +
+			" and on (" + ck + ") (" + stack.MetricPredictionBaselineRatio + sel + " or " + MetricPredictions + sel + "))"
 		expected := "max by (" + ck + ") (" + stack.MetricPredictionBaselineRatio + sel + ")"
-		add(stack.RecPredictionRows, "sum by ("+stack.ModelLabel+") (increase("+MetricPredictions+sel+w+")) > 0")
+		add(stack.RecPredictionRows, "sum by ("+stack.ModelLabel+") "+counts+" > 0")
 		// A baseline class never predicted in the window has no counter
 		// increase; it is a real zero share while the window has rows.
 		add(stack.RecPredictionClassShare, "("+counts+" / on ("+stack.ModelLabel+") group_left () "+stack.RecPredictionRows+sel+")"+
