@@ -167,7 +167,22 @@ func (e *Exporter) handleWith(ctx *fasthttp.RequestCtx, ctxErr func() error) {
 	}
 	e.m.inFlight.Inc()
 	done := done{route: route, method: method, start: start}
+	held := true
+	defer func() {
+		// fasthttp's server does not recover a handler's panic (the
+		// process would exit): answer 500 and free the slot instead.
+		if r := recover(); r != nil {
+			e.log.printf(e, "exporter: panic serving %s %s: %v", ctx.Method(), ctx.Path(), r)
+			ctx.Response.Reset()
+			ctx.SetConnectionClose()
+			e.writeError(ctx, fasthttp.StatusInternalServerError, "", "internal error")
+			if held {
+				e.finish(done, fasthttp.StatusInternalServerError)
+			}
+		}
+	}()
 	code, streamed := e.serve(ctx, route, ctxErr, done)
+	held = false
 	if streamed {
 		return // the answer's stream observes and releases when it ends
 	}

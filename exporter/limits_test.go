@@ -351,3 +351,24 @@ func TestNonReadingClient(t *testing.T) {
 		})
 	}
 }
+
+// TestHandlerPanicRecovered: a panic on the request path (here: in the
+// upstream dialer) is answered 500 and frees the in-flight slot; the
+// server keeps serving (fasthttp itself would let the process die).
+func TestHandlerPanicRecovered(t *testing.T) {
+	e, err := New(Config{Upstream: "http://127.0.0.1:1", Kind: KindMLflow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.pool.dial = func(string, time.Duration) (net.Conn, error) { panic("boom") }
+	px := serveExporter(t, e)
+	for range 2 {
+		resp, b := do(t, "POST", px.URL+"/predict", "application/json", `{"instances":[1]}`)
+		if resp.StatusCode != 500 || strings.Contains(b, "boom") {
+			t.Errorf("panicking path: %d %q, want 500 without the panic text", resp.StatusCode, b)
+		}
+	}
+	mfs := scrape(t, px.URL)
+	mustValue(t, mfs, MetricRequests, map[string]string{"route": "/predict", "code": "500"}, 2)
+	mustValue(t, mfs, MetricInFlight, nil, 0)
+}
