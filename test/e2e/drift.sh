@@ -12,7 +12,8 @@
 #   3. calm load at 20 requests/s: every feature's PSI < 0.1, no drift alert,
 #   4. load with `--shift age=+2sd`: feature_drift fires for feature age and
 #      for no other feature, and its email (naming model, feature, PSI,
-#      effective threshold, rows and the bins that moved) arrives in the
+#      effective threshold, rows, at least one bin that moved with its
+#      expected and actual share, and the link to the PSI graph) arrives in the
 #      mail catcher; prediction_drift may follow (older inputs change the
 #      demo model's answers) and is logged, not judged,
 #   5. always `stackgen down --volumes` on exit.
@@ -242,10 +243,17 @@ while :; do
 		mail=$(curl -fsS -m 5 "$MAIL/api/messages/$id" 2>/dev/null)
 		text=$(jq -r '.text' <<<"$mail" 2>/dev/null)
 		summary=$(grep -o 'model demo: feature age drifted: PSI [0-9.]* above its effective threshold [0-9.]* ([0-9]* rows[^)]*)' <<<"$text" | head -n 1)
-		if [ -n "$summary" ] && grep -q 'Bins that moved most' <<<"$text"; then
-			pass "feature_drift email arrived: $(jq -r .subject <<<"$mail"): $summary"
+		# At least one bin that moved, with its numbers, e.g. "01 [25,30):
+		# expected 10.2%, actual 0% (PSI term 0.706)" (humanizePercentage may
+		# write small shares with an SI prefix: "500m%").
+		pct='[0-9.e+-]+[a-zµ]?%'
+		bin=$(grep -oE "Bins that moved most: [^;]*: expected $pct, actual $pct \\(PSI term [0-9.]+\\)" <<<"$text" | head -n 1)
+		# Without Grafana the link is the Prometheus graph of the feature PSI.
+		link=$(grep -oE 'Panel: https?://[^ ]*/graph\?g0\.expr=model_feature%3Apsi%3Awindow' <<<"$text" | head -n 1)
+		if [ -n "$summary" ] && [ -n "$bin" ] && [ -n "$link" ]; then
+			pass "feature_drift email arrived: $(jq -r .subject <<<"$mail"): $summary; ${bin#Bins that moved most: }; $link"
 		else
-			fail "feature_drift email does not name model demo, feature age, PSI, threshold, rows and the bins that moved: $(head -c 1500 <<<"$text")"
+			fail "feature_drift email does not name model demo, feature age, PSI, threshold, rows, a bin that moved (expected vs actual) and the PSI graph (summary '${summary}', bin '${bin}', link '${link}'): $(head -c 1500 <<<"$text")"
 		fi
 		break
 	fi
