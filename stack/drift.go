@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -198,6 +199,15 @@ func (v *validator) loadBaseline(s *Stack, p string, m *Model) (*baseline.Baseli
 	if err != nil {
 		v.add(p+".baseline", "%s: %v", d.File, err)
 		return nil, false
+	}
+	if m.Kind == KindDemo {
+		// The demo model's inputs are fixed: a baseline of other columns
+		// would bin nothing (by name) or the wrong values (by position).
+		if want := model.Default().Features; !slices.Equal(b.Columns, want) {
+			v.add(p+".baseline", "%s: columns (%s) are not the demo model's inputs (%s, in this order); remove drift.baseline for the demo's own baseline, or make one from the demo's data with 'stackgen baseline --data attrition.csv --target %s'",
+				d.File, strings.Join(b.Columns, ", "), strings.Join(want, ", "), model.AttritionTarget)
+			return nil, false
+		}
 	}
 	return b, true
 }

@@ -58,6 +58,14 @@ func TestDriftValid(t *testing.T) {
 			alerts:   map[string][]string{"feature_drift": {"demo"}},
 		},
 		{
+			name:     "a demo model with the demo's baseline as a file (its columns are the demo's inputs)",
+			src:      head + "    drift: {baseline: base.json}\n",
+			files:    map[string]string{"base.json": "BASELINE"},
+			features: []string{"age", "monthly_income", "years_at_company", "job_satisfaction", "overtime", "distance_from_home", "num_companies_worked"},
+			drift:    Drift{File: "base.json", Window: Duration(time.Hour), Threshold: 0.2, MinSamples: 200, Confidence: 0.999},
+			alerts:   map[string][]string{"feature_drift": {"demo"}},
+		},
+		{
 			name:     "an mlflow model with a baseline file beside stack.yaml",
 			src:      "name: s\nmodels:\n  - name: m\n    kind: mlflow\n    image: m:1\n    drift:\n      baseline: base.json\n      features: [age]\n",
 			files:    map[string]string{"base.json": "BASELINE"},
@@ -175,11 +183,18 @@ func TestDriftProblems(t *testing.T) {
 			"alerts[0].kind: kind feature_drift needs a model with drift configured"},
 		{"confidence_drop without a confidence baseline", head + "    drift: {}\nalerts:\n  - name: cd\n    kind: confidence_drop\n    threshold: 0.1\n", nil,
 			"alerts[0].kind: kind confidence_drop needs a model with drift configured (models[].drift: {baseline: FILE} whose baseline has a confidence"},
+		{"a demo model with a baseline of other columns", head + "    drift:\n      baseline: b.json\n", map[string]string{"b.json": "RENAMED"},
+			`stack.yaml:6:7: models[0].drift.baseline: b.json: columns (alter, monthly_income, years_at_company, job_satisfaction, overtime, distance_from_home, num_companies_worked) are not the demo model's inputs (age, monthly_income, years_at_company, job_satisfaction, overtime, distance_from_home, num_companies_worked, in this order)`},
 		{"confidence_drop is a probability", head + "    drift: {}\nalerts:\n  - name: confidence_drop\n    threshold: 2\n", nil,
 			"alerts[0].threshold: is a drop in mean top-class probability between 0 and 1"},
 	}
+	// The demo baseline with one column renamed: valid, but not the demo's.
+	renamed := strings.ReplaceAll(demoBaseline(t), `"age"`, `"alter"`)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			for k, v := range tc.files {
+				tc.files[k] = strings.ReplaceAll(v, "RENAMED", renamed)
+			}
 			_, err := loadIn(t, tc.src, tc.files)
 			var probs Problems
 			if !errors.As(err, &probs) {
