@@ -36,7 +36,8 @@ func drawPanel(w io.Writer, p PanelData, from, to time.Time) error {
 
 // drawChart draws a panel's series as a PNG with gonum/plot: a line per
 // series in its legend colour, the time on the x axis (UTC), the panel's
-// unit on the y axis and its thresholds as dashed lines. A spark chart
+// unit on the y axis and its thresholds as dashed lines; a series with a
+// dashed line style override (Series.Dashes) is dashed too. A spark chart
 // (stat panels) is smaller and has no axes labels. NaN samples break the
 // line, as Grafana leaves gaps.
 func drawChart(w io.Writer, p PanelData, from, to time.Time) error {
@@ -58,6 +59,9 @@ func drawChart(w io.Writer, p PanelData, from, to time.Time) error {
 			}
 			l.Color = c
 			l.Width = vg.Points(1.5)
+			for _, d := range s.Dashes {
+				l.Dashes = append(l.Dashes, vg.Points(d*pointsPerPixelPt))
+			}
 			pl.Add(l)
 			for _, xy := range seg {
 				lo, hi = math.Min(lo, xy.Y), math.Max(hi, xy.Y)

@@ -50,6 +50,29 @@ type Panel struct {
 	// Mappings are value mappings ("1" → "UP").
 	Mappings map[string]Mapping
 	Targets  []Target
+	// LineStyles are the fieldConfig overrides setting custom.lineStyle
+	// (threshold and baseline series drawn dashed), in the panel's order.
+	LineStyles []LineStyle
+}
+
+// LineStyle is a dashed or dotted line override: the series of query
+// RefID (matcher byFrameRefID) or named Name (matcher byName) are drawn
+// with Dashes (on, off lengths in pixels; empty: solid).
+type LineStyle struct {
+	RefID, Name string
+	Dashes      []float64
+}
+
+// Dashes is the dash pattern (pixels) of the series name of query refID:
+// the last matching line style override's, nil for a solid line.
+func (p Panel) Dashes(refID, name string) []float64 {
+	var out []float64
+	for _, ls := range p.LineStyles {
+		if (ls.RefID != "" && ls.RefID == refID) || (ls.Name != "" && ls.Name == name) {
+			out = ls.Dashes
+		}
+	}
+	return out
 }
 
 // GridPos is a panel's position in Grafana's grid: columns X..X+W of 24,
@@ -143,7 +166,66 @@ type panelJSON struct {
 				} `json:"options"`
 			} `json:"mappings"`
 		} `json:"defaults"`
+		Overrides []struct {
+			Matcher struct {
+				ID      string `json:"id"`
+				Options any    `json:"options"`
+			} `json:"matcher"`
+			Properties []struct {
+				ID    string          `json:"id"`
+				Value json.RawMessage `json:"value"`
+			} `json:"properties"`
+		} `json:"overrides"`
 	} `json:"fieldConfig"`
+}
+
+// lineStyleJSON is the value of a custom.lineStyle override.
+type lineStyleJSON struct {
+	Fill string    `json:"fill"`
+	Dash []float64 `json:"dash"`
+}
+
+// lineStyles reads p's custom.lineStyle overrides matching a query
+// (byFrameRefID) or a series name (byName); other matchers are ignored.
+func lineStyles(p panelJSON) []LineStyle {
+	var out []LineStyle
+	for _, o := range p.FieldConfig.Overrides {
+		opt, _ := o.Matcher.Options.(string)
+		ls := LineStyle{}
+		switch o.Matcher.ID {
+		case "byFrameRefID":
+			ls.RefID = opt
+		case "byName":
+			ls.Name = opt
+		default:
+			continue
+		}
+		if opt == "" {
+			continue
+		}
+		for _, prop := range o.Properties {
+			var v lineStyleJSON
+			if prop.ID != "custom.lineStyle" || json.Unmarshal(prop.Value, &v) != nil {
+				continue
+			}
+			switch v.Fill {
+			case "dash":
+				ls.Dashes = []float64{10, 10} // Grafana's default dash
+				if len(v.Dash) >= 2 && v.Dash[0] > 0 && v.Dash[1] > 0 {
+					ls.Dashes = v.Dash[:2]
+				}
+			case "dot":
+				ls.Dashes = []float64{1, 6}
+				if len(v.Dash) >= 2 && v.Dash[1] > 0 {
+					ls.Dashes = []float64{1, v.Dash[1]}
+				}
+			default:
+				ls.Dashes = nil
+			}
+			out = append(out, ls)
+		}
+	}
+	return out
 }
 
 // Dashboards returns the dashboards dashboards.Build renders for s, sorted
@@ -191,7 +273,7 @@ func Dashboards(s *stack.Stack) ([]Dashboard, error) {
 func convertPanel(p panelJSON) Panel {
 	def := p.FieldConfig.Defaults
 	out := Panel{ID: p.ID, Title: p.Title, Type: p.Type, Description: p.Description, Unit: def.Unit,
-		Decimals: def.Decimals, Min: def.Min, Max: def.Max, XField: p.Options.XField}
+		Decimals: def.Decimals, Min: def.Min, Max: def.Max, XField: p.Options.XField, LineStyles: lineStyles(p)}
 	if g := p.GridPos; g != nil && g.W > 0 && g.H > 0 {
 		out.GridPos = GridPos{X: min(max(g.X, 0), GridColumns-1), Y: max(g.Y, 0), W: min(g.W, GridColumns), H: g.H}
 		out.GridPos.W = min(out.GridPos.W, GridColumns-out.GridPos.X)

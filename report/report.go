@@ -159,6 +159,8 @@ type Series struct {
 	Points []Point
 	// Category is a bar chart sample's x value (its xField label).
 	Category string
+	// Dashes is the line's dash pattern in pixels (on, off); nil: solid.
+	Dashes []float64
 }
 
 // Point is one sample.
@@ -301,7 +303,10 @@ func panelData(ctx context.Context, dash []Dashboard, st time.Duration, o Option
 		go func() {
 			defer wg.Done()
 			pw.Wait()
-			for ti := range p.Targets {
+			for ti, t := range p.Targets {
+				for k := range results[ti] {
+					results[ti][k].Dashes = p.Dashes(t.RefID, results[ti][k].Name)
+				}
 				p.Series = append(p.Series, results[ti]...)
 				if errs[ti] != "" {
 					p.Errors = append(p.Errors, errs[ti])
