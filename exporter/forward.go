@@ -53,11 +53,6 @@ func (e *Exporter) forward(ctx *fasthttp.RequestCtx, x *exchange, predict bool, 
 		x.release()
 		return e.tooLarge(ctx), false
 	}
-	if ctxErr == nil {
-		// The body is in: the client's socket is watched from here on (a
-		// read deadline left over would stop the peek).
-		_ = ctx.Conn().SetReadDeadline(time.Time{})
-	}
 	if predict {
 		e.m.request(x.body, isCSV(ctx.Request.Header.ContentType()))
 	}

@@ -34,13 +34,14 @@ import (
 
 // upConn is one upstream connection with its buffers.
 type upConn struct {
-	c      net.Conn
-	cw     countingConn
-	br     *bufio.Reader
-	bw     *bufio.Writer
-	idleAt time.Time
-	reused bool
-	peek   *sockPeeker // on the TCP connection (under TLS, if any)
+	c        net.Conn
+	cw       countingConn
+	br       *bufio.Reader
+	bw       *bufio.Writer
+	idleAt   time.Time
+	deadline time.Time // of the last exchange; left set while idle
+	reused   bool
+	peek     *sockPeeker // on the TCP connection (under TLS, if any)
 }
 
 // countingConn counts bytes the socket accepted for the current request.
@@ -112,6 +113,11 @@ func (p *pool) get(deadline time.Time) (*upConn, error) {
 		p.idle[n-1] = nil
 		p.idle = p.idle[:n-1]
 		p.mu.Unlock()
+		if !uc.deadline.After(time.Now()) {
+			// A passed deadline would stop the peek: clear it (it is left
+			// set while idle to save two timer updates per request).
+			_ = uc.c.SetReadDeadline(time.Time{})
+		}
 		if quiet, _ := uc.peek.state(); quiet {
 			uc.reused = true
 			return uc, nil
@@ -151,7 +157,6 @@ func (p *pool) put(uc *upConn) {
 		_ = uc.c.Close()
 		return
 	}
-	_ = uc.c.SetDeadline(time.Time{})
 	uc.idleAt = time.Now()
 	p.mu.Lock()
 	if p.closed {
@@ -236,6 +241,7 @@ func (e *Exporter) roundTrip(x *exchange, req *fasthttp.Request, resp *fasthttp.
 			return errClientGone
 		}
 		_ = uc.c.SetDeadline(deadline)
+		uc.deadline = deadline
 		uc.cw.n = 0
 		err = req.Write(uc.bw)
 		if err == nil {

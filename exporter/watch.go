@@ -107,6 +107,10 @@ func (x *exchange) check() {
 		left = x.ctxErr() != nil
 	} else {
 		if x.client == nil {
+			// The body is in and the server does not read while the
+			// handler runs: drop the body's read deadline, which would
+			// stop the peek once passed.
+			_ = x.clientConn.SetReadDeadline(time.Time{})
 			x.client = newSockPeeker(x.clientConn)
 		}
 		// Data (a pipelined request) means the client is still there.
