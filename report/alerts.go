@@ -269,7 +269,7 @@ func pickValue(q alerting.Query, vec model.Vector, insts []alertInstance) (val f
 	best := -1
 	for i := range insts {
 		if rank(insts[i].state) > 0 && (best < 0 || rank(insts[i].state) > rank(insts[best].state) ||
-			rank(insts[i].state) == rank(insts[best].state) && insts[i].since.Before(insts[best].since)) {
+			rank(insts[i].state) == rank(insts[best].state) && earlier(insts[i].since, insts[best].since)) {
 			best = i
 		}
 	}
@@ -301,6 +301,15 @@ func pickValue(q alerting.Query, vec model.Vector, insts []alertInstance) (val f
 		}
 	}
 	return val, inst, ok
+}
+
+// earlier reports whether a is before b, an unknown (zero) time being
+// after every known one.
+func earlier(a, b time.Time) bool {
+	if a.IsZero() || b.IsZero() {
+		return !a.IsZero() && b.IsZero()
+	}
+	return a.Before(b)
 }
 
 // worse reports whether v is further into q's alerting side than cur.

@@ -230,6 +230,7 @@ func TestValueOfFiringInstance(t *testing.T) {
 		since time.Time
 	}{
 		{"firing instance over a pending one", above, []alertInstance{inst("zip", "pending", at("xx")), inst("income", "firing", at("xxxx"))}, 1.5, "firing", at("xxxx")},
+		{"firing instances without series: the earliest known since", above, []alertInstance{inst("a", "firing", time.Time{}), inst("b", "firing", at("xxx")), inst("c", "firing", at("xx"))}, 3, "firing", at("xxx")},
 		{"pending instance", above, []alertInstance{inst("zip", "pending", at("xx"))}, 3, "pending", at("xx")},
 		{"none active: max for >", above, nil, 3, "", time.Time{}},
 		{"none active: min for <", below, nil, 0.4, "", time.Time{}},

@@ -42,7 +42,11 @@ Alert state and history: with engine prometheus from the ALERTS series at
 --to; with engine grafana from Grafana's alerting API (rules endpoint and
 alert state history, as the admin user with
 STACKGEN_GRAFANA_ADMIN_PASSWORD). When Grafana does not answer, the report
-shows each rule's value against its threshold and says why.
+shows each rule's value against its condition ("condition met (0.5 > 0.2)",
+"not met (1 ≥ 1)") and says why. A rule's value is its firing instance's
+(else the worst series'); a state whose source failed reads "unknown". The
+history is max_over_time(ALERTS) at the step: a firing shorter than the step
+is listed.
 
 --from and --to take RFC 3339 times, Unix seconds, "now", or a duration
 before --to ("-1h", "now-1h"). The same data and a fixed --to give the same
