@@ -2,9 +2,9 @@ package exporter
 
 import (
 	"bytes"
+	"context"
 	"net"
 	"testing"
-	"time"
 
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttputil"
@@ -23,7 +23,7 @@ func memUpstream(tb testing.TB, e *Exporter, body string) {
 	}}
 	go func() { _ = srv.Serve(ln) }()
 	tb.Cleanup(func() { _ = ln.Close() })
-	e.pool.dial = func(string, time.Duration) (net.Conn, error) { return ln.Dial() }
+	e.pool.dial = func(context.Context, string) (net.Conn, error) { return ln.Dial() }
 }
 
 // handlerRun returns a function serving one POST /predict with reqBody

@@ -360,7 +360,7 @@ func TestHandlerPanicRecovered(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.pool.dial = func(string, time.Duration) (net.Conn, error) { panic("boom") }
+	e.pool.dial = func(context.Context, string) (net.Conn, error) { panic("boom") }
 	px := serveExporter(t, e)
 	for range 2 {
 		resp, b := do(t, "POST", px.URL+"/predict", "application/json", `{"instances":[1]}`)
@@ -371,4 +371,38 @@ func TestHandlerPanicRecovered(t *testing.T) {
 	mfs := scrape(t, px.URL)
 	mustValue(t, mfs, MetricRequests, map[string]string{"route": "/predict", "code": "500"}, 2)
 	mustValue(t, mfs, MetricInFlight, nil, 0)
+}
+
+// TestClientGoneWhileDialing: a client that leaves while the upstream
+// connection is still being made cancels the dial (it would otherwise run
+// to Timeout) and is counted as 499 + client_gone.
+func TestClientGoneWhileDialing(t *testing.T) {
+	e, err := New(Config{Upstream: "http://127.0.0.1:1", Kind: KindMLflow, Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancelled := make(chan time.Time, 1)
+	e.pool.dial = func(ctx context.Context, _ string) (net.Conn, error) {
+		<-ctx.Done() // a dial that hangs (a black-holed address)
+		cancelled <- time.Now()
+		return nil, ctx.Err()
+	}
+	px := serveExporter(t, e)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "POST", px.URL+"/predict", strings.NewReader(`{"instances":[1]}`))
+	if _, err := http.DefaultClient.Do(req); err == nil {
+		t.Fatal("request did not time out on the client side")
+	}
+	left := time.Now()
+	select {
+	case at := <-cancelled:
+		if d := at.Sub(left); d > time.Second {
+			t.Errorf("dial cancelled %v after the client left", d)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("dial not cancelled when the client left")
+	}
+	waitMetric(t, px.URL, MetricRequests, map[string]string{"route": "/predict", "code": "499"}, 1)
+	mustValue(t, scrape(t, px.URL), MetricUpstreamFailures, map[string]string{"cause": CauseClientGone}, 1)
 }

@@ -65,7 +65,7 @@ type pool struct {
 	cfg  *resolved
 	addr string
 	tls  *tls.Config
-	dial func(addr string, timeout time.Duration) (net.Conn, error)
+	dial func(ctx context.Context, addr string) (net.Conn, error)
 
 	mu       sync.Mutex
 	idle     []*upConn
@@ -93,15 +93,15 @@ func newPool(c *resolved) *pool {
 			p.tls.ServerName = c.base.Hostname()
 		}
 	}
-	p.dial = func(addr string, timeout time.Duration) (net.Conn, error) {
-		d := net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
-		return d.Dial("tcp", addr)
+	d := &net.Dialer{KeepAlive: 30 * time.Second}
+	p.dial = func(ctx context.Context, addr string) (net.Conn, error) {
+		return d.DialContext(ctx, "tcp", addr)
 	}
 	return p
 }
 
 // get returns an idle connection that is still clean, or dials a new one.
-func (p *pool) get(deadline time.Time) (*upConn, error) {
+func (p *pool) get(deadline time.Time, x *exchange) (*upConn, error) {
 	for {
 		p.mu.Lock()
 		n := len(p.idle)
@@ -125,11 +125,19 @@ func (p *pool) get(deadline time.Time) (*upConn, error) {
 		// Data or EOF on an idle connection: stale bytes or a close.
 		_ = uc.c.Close()
 	}
-	return p.dialConn(deadline)
+	return p.dialConn(deadline, x)
 }
 
-func (p *pool) dialConn(deadline time.Time) (*upConn, error) {
-	c, err := p.dial(p.addr, time.Until(deadline))
+// dialConn connects (and shakes hands, for https) by deadline; the
+// client's departure (x's watch) cancels it.
+func (p *pool) dialConn(deadline time.Time, x *exchange) (*upConn, error) {
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	if !x.dialing(cancel) {
+		return nil, errClientGone
+	}
+	defer x.dialing(nil)
+	c, err := p.dial(ctx, p.addr)
 	if err != nil {
 		return nil, fmt.Errorf("dial upstream: %w", err)
 	}
@@ -137,7 +145,7 @@ func (p *pool) dialConn(deadline time.Time) (*upConn, error) {
 	if p.tls != nil {
 		tc := tls.Client(c, p.tls)
 		_ = tc.SetDeadline(deadline)
-		if err := tc.HandshakeContext(context.Background()); err != nil {
+		if err := tc.HandshakeContext(ctx); err != nil {
 			_ = c.Close()
 			return nil, fmt.Errorf("upstream TLS handshake: %w", err)
 		}
@@ -232,7 +240,7 @@ var errUnsolicited101 = errors.New("unsolicited 101 Switching Protocols answer")
 func (e *Exporter) roundTrip(x *exchange, req *fasthttp.Request, resp *fasthttp.Response, head bool) error {
 	deadline := time.Now().Add(e.cfg.Timeout)
 	for attempt := 0; ; attempt++ {
-		uc, err := e.pool.get(deadline)
+		uc, err := e.pool.get(deadline, x)
 		if err != nil {
 			return err
 		}

@@ -43,6 +43,7 @@ type exchange struct {
 	clientConn net.Conn     // fasthttp server: the client's connection
 	client     *sockPeeker  // its socket, made on the first check
 	ctxErr     func() error // net/http adapter: the request's context
+	cancelDial func()       // set while a new upstream connection is dialed
 
 	// Per-request buffers and messages, kept with the pooled exchange.
 	uri  []byte
@@ -123,6 +124,9 @@ func (x *exchange) check() {
 		if x.uc != nil {
 			_ = x.uc.c.Close() // cancels the exchange
 		}
+		if x.cancelDial != nil {
+			x.cancelDial()
+		}
 		return
 	}
 	x.every = min(2*x.every, watchMax)
@@ -134,6 +138,18 @@ func (x *exchange) conn() *upConn {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	return x.uc
+}
+
+// dialing records the cancel function of a dial in progress (nil when it
+// ended); false when the client already left.
+func (x *exchange) dialing(cancel func()) bool {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if cancel != nil && x.gone.Load() {
+		return false
+	}
+	x.cancelDial = cancel
+	return true
 }
 
 // attach records the connection of the exchange; false when the client
