@@ -66,12 +66,13 @@ func driftQuery(a stack.Alert, m stack.Model) (Query, error) {
 	return Query{}, fmt.Errorf("alert %s: kind %s is not a drift kind", a.Name, a.Kind)
 }
 
-// driftLink is where a drift email points: the model's Grafana dashboard
-// (its "Data drift" row), or without Grafana the Prometheus graph of the
+// driftLink is where a drift email points: the alert's panel of the model's
+// Grafana dashboard ("Data drift" row, viewed alone by its fixed id
+// stack.DriftPanelID), or without Grafana the Prometheus graph of the
 // recorded PSI.
 func driftLink(s *stack.Stack, a stack.Alert, m stack.Model) string {
 	if s.Grafana.IsEnabled() {
-		return s.GrafanaURL() + "/d/" + s.ModelDashboardUID(m)
+		return s.GrafanaURL() + "/d/" + s.ModelDashboardUID(m) + "?viewPanel=" + strconv.Itoa(stack.DriftPanelID(a.Kind))
 	}
 	expr := stack.RecFeaturePSI
 	switch a.Kind {

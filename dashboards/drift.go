@@ -54,6 +54,7 @@ func driftRow(s *stack.Stack, l *layout, m stack.Model, b *baseline.Baseline) {
 				{fmt.Sprintf(`%s{%s}`, stack.RecFeaturePSIThreshold, rec), byFeature + " threshold"},
 			}, w: 12, h: 8})
 		dashed(l, "B")
+		fixID(l, stack.PanelFeatureDriftPSI)
 		rows := fmt.Sprintf(`sum(rate(%s_sum{%s}[5m]))`, "model_request_rows", sel)
 		share := func(metric string) string {
 			return fmt.Sprintf(`sum by (%s) (rate(%s{%s}[5m])) / on() group_left() %s`, stack.LabelFeature, metric, sel, rows)
@@ -88,6 +89,7 @@ func driftRow(s *stack.Stack, l *layout, m stack.Model, b *baseline.Baseline) {
 			{fmt.Sprintf(`%s{%s}`, stack.RecPredictionPSIThreshold, rec), "threshold"},
 		}, w: 8, h: 8})
 	dashed(l, "B")
+	fixID(l, stack.PanelPredictionDriftPSI)
 	l.barchart(spec{title: PredictionShareTitle,
 		description: "Share of predictions per class over the drift window (actual) and on the training data (baseline).",
 		unit:        "percentunit", min: floatp(0), queries: []series{
@@ -105,6 +107,13 @@ func driftRow(s *stack.Stack, l *layout, m stack.Model, b *baseline.Baseline) {
 			{fmt.Sprintf(`max(%s{%s})`, stack.MetricPredictionConfidenceBaseline, sel), legendBaseline},
 		}, w: 8, h: 8})
 	dashed(l, "B")
+	fixID(l, stack.PanelConfidenceMean)
+}
+
+// fixID gives the last panel the fixed id id (stack.Panel*), the one drift
+// alert emails link to with ?viewPanel=<id>.
+func fixID(l *layout, id uint) {
+	l.d.Panels[len(l.d.Panels)-1].(*vizPanel).ID = id
 }
 
 // dashed draws the series of query refID of the last panel as a dashed

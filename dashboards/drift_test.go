@@ -137,6 +137,27 @@ func TestDriftRow(t *testing.T) {
 			for _, pn := range panels {
 				hasConf = hasConf || pn.Title == "Mean confidence vs baseline"
 			}
+			// Drift alert emails link ?viewPanel=<stack.DriftPanelID(kind)>:
+			// that id must be this dashboard's panel of the alert, and unique.
+			links := map[string]string{stack.AlertFeatureDrift: "Feature drift (PSI)", stack.AlertPredictionDrift: "Prediction drift (PSI)"}
+			if tt.confidence {
+				links[stack.AlertConfidenceDrop] = "Mean confidence vs baseline"
+			}
+			ids := map[int]string{}
+			for _, pn := range d.Panels {
+				if pn.ID == nil {
+					t.Fatalf("panel %q has no id", pn.Title)
+				}
+				if prev, dup := ids[*pn.ID]; dup {
+					t.Errorf("panels %q and %q share id %d", prev, pn.Title, *pn.ID)
+				}
+				ids[*pn.ID] = pn.Title
+			}
+			for kind, title := range links {
+				if got := ids[stack.DriftPanelID(kind)]; got != title {
+					t.Errorf("%s links panel id %d, which is %q, want %q", kind, stack.DriftPanelID(kind), got, title)
+				}
+			}
 			if hasConf != tt.confidence {
 				t.Errorf("confidence panel present = %v, want %v", hasConf, tt.confidence)
 			}

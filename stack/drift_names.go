@@ -70,3 +70,29 @@ const (
 	AlertPredictionDrift = "prediction_drift"
 	AlertConfidenceDrop  = "confidence_drop"
 )
+
+// Grafana panel ids of the model dashboard's "Data drift" panels that drift
+// alert emails link to (/d/<uid>?viewPanel=<id>). The dashboards renderer
+// numbers the other panels from 1 in layout order and gives these panels
+// the fixed ids below, so alerting links a panel without importing the
+// dashboards package. They sit far above any sequential id a dashboard
+// reaches.
+const (
+	PanelFeatureDriftPSI    = 9001
+	PanelPredictionDriftPSI = 9002
+	PanelConfidenceMean     = 9003
+)
+
+// DriftPanelID is the id of the panel an alert of drift kind links to (0
+// for a kind that is not a drift kind).
+func DriftPanelID(kind string) int {
+	switch kind {
+	case AlertFeatureDrift:
+		return PanelFeatureDriftPSI
+	case AlertPredictionDrift:
+		return PanelPredictionDriftPSI
+	case AlertConfidenceDrop:
+		return PanelConfidenceMean
+	}
+	return 0
+}
