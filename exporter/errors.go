@@ -12,13 +12,14 @@ import (
 // comments give the HTTP status each maps to) used in answers the exporter
 // writes itself to MLflow clients.
 var mlflowCodes = map[int]string{
-	http.StatusBadRequest:            "BAD_REQUEST",
-	http.StatusMethodNotAllowed:      "BAD_REQUEST",
-	http.StatusRequestTimeout:        "DEADLINE_EXCEEDED",
-	http.StatusRequestEntityTooLarge: "BAD_REQUEST",
-	http.StatusBadGateway:            "TEMPORARILY_UNAVAILABLE",
-	http.StatusServiceUnavailable:    "TEMPORARILY_UNAVAILABLE", // "maps to 503", retry with backoff
-	http.StatusGatewayTimeout:        "DEADLINE_EXCEEDED",       // "maps to 504"
+	http.StatusBadRequest:                  "BAD_REQUEST",
+	http.StatusMethodNotAllowed:            "BAD_REQUEST",
+	http.StatusRequestTimeout:              "DEADLINE_EXCEEDED",
+	http.StatusRequestEntityTooLarge:       "BAD_REQUEST",
+	http.StatusRequestHeaderFieldsTooLarge: "BAD_REQUEST",
+	http.StatusBadGateway:                  "TEMPORARILY_UNAVAILABLE",
+	http.StatusServiceUnavailable:          "TEMPORARILY_UNAVAILABLE", // "maps to 503", retry with backoff
+	http.StatusGatewayTimeout:              "DEADLINE_EXCEEDED",       // "maps to 504"
 }
 
 // protoError is an error answer in the upstream protocol's own shape, so a

@@ -94,7 +94,24 @@ func (e *Exporter) server() *fasthttp.Server {
 		HeaderReceived: func(*fasthttp.RequestHeader) fasthttp.RequestConfig {
 			return fasthttp.RequestConfig{ReadTimeout: e.cfg.BodyTimeout}
 		},
-		Logger: quietLogger{},
+		ErrorHandler: e.readError,
+		Logger:       quietLogger{},
+	}
+}
+
+// readError answers a request the server could not read (malformed, header
+// too large, or not received in time: a header within ReadTimeout, or the
+// first body byte, read before the handler, within BodyTimeout) in the
+// protocol's error shape. Such requests have no route and are not counted.
+func (e *Exporter) readError(ctx *fasthttp.RequestCtx, err error) {
+	var small *fasthttp.ErrSmallBuffer
+	switch {
+	case isTimeout(err):
+		e.writeError(ctx, fasthttp.StatusRequestTimeout, "", "request not received in time")
+	case errors.As(err, &small):
+		e.writeError(ctx, fasthttp.StatusRequestHeaderFieldsTooLarge, "", "request header too large")
+	default:
+		e.writeError(ctx, fasthttp.StatusBadRequest, "", "malformed request")
 	}
 }
 

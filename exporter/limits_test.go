@@ -406,3 +406,39 @@ func TestClientGoneWhileDialing(t *testing.T) {
 	waitMetric(t, px.URL, MetricRequests, map[string]string{"route": "/predict", "code": "499"}, 1)
 	mustValue(t, scrape(t, px.URL), MetricUpstreamFailures, map[string]string{"cause": CauseClientGone}, 1)
 }
+
+// TestUnreadableRequestErrorShape: requests the server cannot read are
+// answered in the protocol's error shape too, not fasthttp's plain text.
+func TestUnreadableRequestErrorShape(t *testing.T) {
+	_, px := startExporter(t, Config{Upstream: closedURL(t), Kind: KindMLflow})
+	tests := []struct {
+		name, raw string
+		want      int
+	}{
+		{"garbage", "GARBAGE\r\n\r\n", 400},
+		{"huge header", "GET /ping HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("a", 64<<10) + "\r\n\r\n", 431},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := net.Dial("tcp", px.Listener.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(3 * time.Second))
+			_, _ = io.WriteString(c, tt.raw)
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatalf("read answer: %v", err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			var e struct {
+				ErrorCode string `json:"error_code"`
+				Message   string `json:"message"`
+			}
+			if resp.StatusCode != tt.want || json.Unmarshal(b, &e) != nil || e.ErrorCode == "" || e.Message == "" {
+				t.Errorf("%d %q, want %d in MLflow's error shape", resp.StatusCode, b, tt.want)
+			}
+		})
+	}
+}
