@@ -162,8 +162,8 @@ func TestReportCommand(t *testing.T) {
 	}
 }
 
-// TestUsageErrorsExit2: cobra's refusals (unknown flag, bad flag value,
-// extra arguments) exit 2 as the README says; healthcheck keeps 1 (Docker
+// TestUsageErrorsExit2: cobra's refusals (unknown command, unknown flag,
+// bad flag value, extra arguments) exit 2 as the README says; healthcheck keeps 1 (Docker
 // HEALTHCHECK: 2 is reserved); a valid command line still exits 0.
 func TestUsageErrorsExit2(t *testing.T) {
 	tests := []struct {
@@ -176,6 +176,8 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{[]string{"report", "extra"}, 2},
 		{[]string{"load", "--rate", "fast"}, 2},
 		{[]string{"version", "--nope"}, 2},
+		{[]string{"nope"}, 2},
+		{[]string{"--nope"}, 2},
 		{[]string{"healthcheck", "--nope", "http://127.0.0.1:1/"}, 1},
 		{[]string{"healthcheck"}, 1},
 		{[]string{"version"}, 0},

@@ -89,6 +89,10 @@ func Execute(args []string) int {
 		return 0
 	}
 	code := 1
+	if _, _, ferr := root.Find(args); ferr != nil && ferr.Error() == err.Error() {
+		// An unknown command: cobra's lookup fails before any Args validator.
+		err = usageError(root, err)
+	}
 	var ee *ExitError
 	if errors.As(err, &ee) {
 		code = ee.Code
