@@ -1,7 +1,6 @@
 package exporter
 
 import (
-	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -82,10 +81,10 @@ func (e *Exporter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		body := resp.Body()
 		if r.Method == http.MethodHead {
 			if n := resp.Header.ContentLength(); n >= 0 {
-				wh.Set("Content-Length", itoa(n))
+				wh.Set("Content-Length", strconv.Itoa(n))
 			}
 		} else if bodyAllowed(resp.StatusCode()) {
-			wh.Set("Content-Length", itoa(len(body)))
+			wh.Set("Content-Length", strconv.Itoa(len(body)))
 		}
 		w.WriteHeader(resp.StatusCode())
 		_, _ = w.Write(body)
@@ -94,7 +93,7 @@ func (e *Exporter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s, _ := bs.(*answerStream)
 	n := resp.Header.ContentLength()
 	if n >= 0 {
-		wh.Set("Content-Length", itoa(n))
+		wh.Set("Content-Length", strconv.Itoa(n))
 	}
 	w.WriteHeader(resp.StatusCode())
 	buf := make([]byte, 32<<10)
@@ -126,10 +125,6 @@ func (e *Exporter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-var _ io.Reader = (*answerStream)(nil)
-
 func bodyAllowed(code int) bool {
 	return code >= 200 && code != http.StatusNoContent && code != http.StatusNotModified
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -101,4 +102,76 @@ func TestUnreadableRequestErrorShape(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestHandlerAdapter: the net/http Handler (for embedding) serves what
+// Serve serves: answers and errors, streamed answers event by event, and
+// aborts an answer whose upstream broke mid-body.
+func TestHandlerAdapter(t *testing.T) {
+	gotFirst := make(chan struct{})
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		switch r.URL.Path {
+		case "/events":
+			w.Header().Set("Content-Type", "text/event-stream")
+			_, _ = io.WriteString(w, "data: one\n\n")
+			w.(http.Flusher).Flush()
+			select {
+			case <-gotFirst:
+			case <-time.After(3 * time.Second):
+			}
+			_, _ = io.WriteString(w, "data: two\n\n")
+		case "/broken":
+			w.Header().Set("Content-Length", "1000000")
+			_, _ = io.WriteString(w, strings.Repeat("z", 300<<10))
+			panic(http.ErrAbortHandler)
+		default:
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"predictions":[1]}`)
+		}
+	}))
+	t.Cleanup(up.Close)
+	e, err := New(Config{Upstream: up.URL, Kind: KindMLflow, MaxBody: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	px := httptest.NewServer(e.Handler())
+	t.Cleanup(px.Close)
+	t.Cleanup(e.Close)
+
+	if resp, b := do(t, "POST", px.URL+"/predict", "application/json", `{"instances":[1]}`); resp.StatusCode != 200 || b != `{"predictions":[1]}` {
+		t.Errorf("predict: %d %q", resp.StatusCode, b)
+	}
+	if resp, b := do(t, "POST", px.URL+"/predict", "application/json", strings.Repeat("x", 200)); resp.StatusCode != 413 || !strings.Contains(b, `"error_code"`) {
+		t.Errorf("too large: %d %q", resp.StatusCode, b)
+	}
+
+	resp, err := http.Get(px.URL + "/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(resp.Body)
+	if line, err := br.ReadString('\n'); err != nil || line != "data: one\n" {
+		t.Fatalf("first event %q %v: not passed on before the stream ended", line, err)
+	}
+	close(gotFirst)
+	rest, _ := io.ReadAll(br)
+	resp.Body.Close()
+	if string(rest) != "\ndata: two\n\n" {
+		t.Errorf("rest of stream %q", rest)
+	}
+
+	resp, err = http.Get(px.URL + "/broken")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err == nil {
+		t.Error("an answer broken mid-body reached the client as a clean one")
+	}
+	mfs := scrape(t, px.URL)
+	mustValue(t, mfs, MetricUpstreamFailures, map[string]string{"cause": CauseBadResponse}, 1)
+	mustValue(t, mfs, MetricRequests, map[string]string{"route": "/predict", "code": "413"}, 1)
+	mustValue(t, mfs, MetricInFlight, nil, 0)
 }
