@@ -30,27 +30,41 @@ func PredictMLflow(url string, client *http.Client) Predictor {
 		client = &http.Client{Timeout: 60 * time.Second}
 	}
 	return func(columns []string, numeric []bool, rows [][]string) ([]Answer, error) {
-		var out []Answer
-		for start := 0; start < len(rows); start += PredictBatch {
-			end := min(start+PredictBatch, len(rows))
-			body, err := dataframeSplit(columns, numeric, rows[start:end])
-			if err != nil {
-				return nil, err
-			}
-			ans, err := postBatch(client, url, body)
-			if err != nil {
-				return nil, fmt.Errorf("rows %d-%d: %w", start+1, end, err)
-			}
-			if len(ans) != end-start {
-				return nil, fmt.Errorf("rows %d-%d: %s answered %d predictions for %d rows", start+1, end, url, len(ans), end-start)
-			}
-			out = append(out, ans...)
-		}
-		return out, nil
+		return predictBatches(client, url, rows, func(batch [][]string) ([]byte, error) {
+			return dataframeSplit(columns, numeric, batch)
+		})
 	}
 }
 
+// predictBatches posts rows to url in batches of PredictBatch, each encoded
+// by encode, and returns one Answer per row.
+func predictBatches(client *http.Client, url string, rows [][]string, encode func([][]string) ([]byte, error)) ([]Answer, error) {
+	var out []Answer
+	for start := 0; start < len(rows); start += PredictBatch {
+		end := min(start+PredictBatch, len(rows))
+		body, err := encode(rows[start:end])
+		if err != nil {
+			return nil, err
+		}
+		ans, err := postBatch(client, url, body)
+		if err != nil {
+			return nil, fmt.Errorf("rows %d-%d: %w", start+1, end, err)
+		}
+		if len(ans) != end-start {
+			return nil, fmt.Errorf("rows %d-%d: %s answered %d predictions for %d rows", start+1, end, url, len(ans), end-start)
+		}
+		out = append(out, ans...)
+	}
+	return out, nil
+}
+
 func dataframeSplit(columns []string, numeric []bool, rows [][]string) ([]byte, error) {
+	return json.Marshal(map[string]any{"dataframe_split": map[string]any{"columns": columns, "data": cells(numeric, rows)}})
+}
+
+// cells converts CSV rows to JSON values: numeric cells as numbers, missing
+// cells as null, other cells as strings.
+func cells(numeric []bool, rows [][]string) [][]any {
 	data := make([][]any, len(rows))
 	for i, rec := range rows {
 		row := make([]any, len(rec))
@@ -68,7 +82,7 @@ func dataframeSplit(columns []string, numeric []bool, rows [][]string) ([]byte, 
 		}
 		data[i] = row
 	}
-	return json.Marshal(map[string]any{"dataframe_split": map[string]any{"columns": columns, "data": data}})
+	return data
 }
 
 func postBatch(client *http.Client, url string, body []byte) ([]Answer, error) {
@@ -109,6 +123,7 @@ func ParseAnswers(data []byte) ([]Answer, error) {
 		var obj struct {
 			Predictions []json.RawMessage `json:"predictions"`
 			Outputs     []json.RawMessage `json:"outputs"`
+			Error       string            `json:"error"`
 		}
 		if err := json.Unmarshal(data, &obj); err != nil {
 			return nil, fmt.Errorf("answer is not {\"predictions\": [...]}: %v", err)
@@ -116,6 +131,9 @@ func ParseAnswers(data []byte) ([]Answer, error) {
 		list = obj.Predictions
 		if list == nil {
 			list = obj.Outputs
+		}
+		if list == nil && obj.Error != "" {
+			return nil, fmt.Errorf("answer is an error: %s", obj.Error)
 		}
 		if list == nil {
 			return nil, errors.New(`answer has no "predictions" or "outputs" list`)

@@ -20,9 +20,9 @@ func init() { register(newBaselineCmd) }
 // newBaselineCmd builds `stackgen baseline`: a drift baseline from training data.
 func newBaselineCmd() *cobra.Command {
 	var (
-		data, target, out, predict string
-		bins                       int
-		force                      bool
+		data, target, out, predict, protocol string
+		bins                                 int
+		force                                bool
 	)
 	cmd := &cobra.Command{
 		Use:   "baseline",
@@ -32,11 +32,15 @@ column, quantile bin edges and the share of rows in each bin; for each other
 column, its top categories plus "other"; the share of missing values; and the
 expected class mix of --target (or of the model's answers on the rows, --predict
 URL: an MLflow scoring endpoint such as http://127.0.0.1:8000/invocations, sent
-dataframe_split batches of 500 rows). Point models[].drift.baseline of
+dataframe_split batches of 500 rows, or a TF Serving predict endpoint such as
+http://127.0.0.1:8501/v1/models/NAME:predict, sent {"instances": [[...]]}
+batches of 500 rows in column order; --protocol tells which, by default from
+the URL's path). Point models[].drift.baseline of
 stack.yaml at the file. docs/baseline.md describes the format.
 An existing -o file is only replaced with --force.`,
 		Example: `  stackgen baseline --data train.csv --target attrition -o baseline.json
-  stackgen baseline --data train.csv --predict http://127.0.0.1:8000/invocations -o baseline.json`,
+  stackgen baseline --data train.csv --predict http://127.0.0.1:8000/invocations -o baseline.json
+  stackgen baseline --data train.csv --predict http://127.0.0.1:8501/v1/models/churn:predict -o baseline.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if data == "" {
@@ -49,12 +53,24 @@ An existing -o file is only replaced with --force.`,
 				return exitf(2, "--bins %d: must be between 2 and %d", bins, baseline.MaxBins)
 			}
 			opts := baseline.Options{Bins: bins, Target: target, File: data, CreatedBy: "stackgen " + version.Get().Version}
+			proto := baseline.Protocol(protocol)
+			switch proto {
+			case "auto":
+				proto = ""
+			case baseline.ProtocolMLflow, baseline.ProtocolTFServing:
+			default:
+				return exitf(2, "--protocol %q: want auto, mlflow or tfserving", protocol)
+			}
 			if predict != "" {
 				u, err := url.Parse(predict)
 				if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-					return exitf(2, "--predict %q: want an http(s) URL of an MLflow scoring endpoint, e.g. http://127.0.0.1:8000/invocations", predict)
+					return exitf(2, "--predict %q: want an http(s) URL of an MLflow scoring endpoint (e.g. http://127.0.0.1:8000/invocations) or a TF Serving one (e.g. http://127.0.0.1:8501/v1/models/NAME:predict)", predict)
 				}
-				opts.Predict = baseline.PredictMLflow(predict, nil)
+				if opts.Predict, err = baseline.Predict(predict, proto, nil); err != nil {
+					return exitf(2, "--predict %q: %w", predict, err)
+				}
+			} else if protocol != "auto" {
+				return exitf(2, "--protocol %s needs --predict URL", protocol)
 			}
 			if out != "-" && !force {
 				if _, err := os.Stat(out); err == nil {
@@ -97,7 +113,8 @@ An existing -o file is only replaced with --force.`,
 	f.StringVar(&data, "data", "", "training CSV with a header row")
 	f.StringVar(&target, "target", "", "label column: excluded from the features, gives the expected class mix")
 	f.IntVar(&bins, "bins", baseline.DefaultBins, "bins per feature (numeric: quantiles; categorical: top bins-1 categories + other)")
-	f.StringVar(&predict, "predict", "", "MLflow scoring URL whose answers on the rows give the prediction mix (and confidence)")
+	f.StringVar(&predict, "predict", "", "MLflow or TF Serving scoring URL whose answers on the rows give the prediction mix (and confidence)")
+	f.StringVar(&protocol, "protocol", "auto", "protocol of --predict: mlflow, tfserving, or auto (tfserving for /v1/models/NAME[/versions/N]:predict, else mlflow)")
 	f.StringVarP(&out, "output", "o", "", "baseline file to write (- for stdout)")
 	f.BoolVar(&force, "force", false, "replace an existing -o file")
 	return cmd
