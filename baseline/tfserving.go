@@ -38,7 +38,7 @@ func DetectProtocol(rawURL string) (Protocol, error) {
 	switch {
 	case tfPredictPath.MatchString(p):
 		return ProtocolTFServing, nil
-	case strings.HasPrefix(p, "/v1/models"):
+	case p == "/v1/models" || strings.HasPrefix(p, "/v1/models/"):
 		return "", fmt.Errorf("path %q is under /v1/models but is not a TF Serving predict path (/v1/models/NAME:predict or /v1/models/NAME/versions/N:predict)", u.Path)
 	}
 	return ProtocolMLflow, nil

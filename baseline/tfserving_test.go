@@ -7,7 +7,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -28,6 +30,8 @@ func TestDetectProtocol(t *testing.T) {
 		{"http://h:8501/v1/models/churn:classify", "", "not a TF Serving predict path"},
 		{"http://h:8501/v1/models/churn/versions/x:predict", "", "not a TF Serving predict path"},
 		{"http://h:8501/v1/models/:predict", "", "not a TF Serving predict path"},
+		{"http://h:8501/v1/models", "", "not a TF Serving predict path"},
+		{"http://h/v1/modelsx:predict", ProtocolMLflow, ""},
 	}
 	for _, tc := range tests {
 		got, err := DetectProtocol(tc.url)
@@ -40,9 +44,12 @@ func TestDetectProtocol(t *testing.T) {
 // fakeTFServing answers {"instances": [[x, c], ...]} with answer(row) per
 // row, and records the batch sizes. A request in any other shape gets TF
 // Serving's 400 {"error": ...}.
-func fakeTFServing(t *testing.T, answer func(row []any) string) (*httptest.Server, *[]int) {
+func fakeTFServing(t *testing.T, answer func(row []any) string) (*httptest.Server, func() []int) {
 	t.Helper()
-	var batches []int
+	var (
+		mu      sync.Mutex
+		batches []int
+	)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var req struct {
 			Instances [][]any `json:"instances"`
@@ -52,7 +59,9 @@ func fakeTFServing(t *testing.T, answer func(row []any) string) (*httptest.Serve
 			http.Error(w, `{"error": "Missing 'inputs' or 'instances' key"}`, http.StatusBadRequest)
 			return
 		}
+		mu.Lock()
 		batches = append(batches, len(req.Instances))
+		mu.Unlock()
 		out := make([]string, len(req.Instances))
 		for i, row := range req.Instances {
 			if len(row) != 2 {
@@ -68,7 +77,11 @@ func fakeTFServing(t *testing.T, answer func(row []any) string) (*httptest.Serve
 		_, _ = w.Write([]byte(`{"predictions": [` + strings.Join(out, ",") + `]}`))
 	}))
 	t.Cleanup(srv.Close)
-	return srv, &batches
+	return srv, func() []int {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(batches)
+	}
 }
 
 // tfCSV has 1200 rows: every 4th has x missing, the others x = 1.5 or 3.
@@ -145,8 +158,8 @@ func TestPredictTFServing(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !reflect.DeepEqual(*batches, []int{500, 500, 200}) {
-				t.Errorf("batches %v", *batches)
+			if got := batches(); !reflect.DeepEqual(got, []int{500, 500, 200}) {
+				t.Errorf("batches %v", got)
 			}
 			p := b.Prediction
 			var labels []string
