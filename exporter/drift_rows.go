@@ -99,7 +99,9 @@ func (d *driftMetrics) jsonRows(s *driftScratch, b []byte) bool {
 		case "dataframe_records", "instances":
 			ok = d.rowList(s, b, v, d.pos)
 		case "inputs":
-			if v < len(b) && b[v] == '{' {
+			if t, one := d.soleTensor(b, v); one {
+				ok = d.rowList(s, b, t, d.pos) // {"inputs": {"dense_input": [[...], ...]}}
+			} else if v < len(b) && b[v] == '{' {
 				ok = d.columnar(s, b, v)
 			} else {
 				ok = d.rowList(s, b, v, d.pos)
@@ -169,6 +171,12 @@ func listNext(b []byte, end int) int {
 // rowObject counts one row given as {column: value} and returns the index
 // past it (-1 when malformed).
 func (d *driftMetrics) rowObject(s *driftScratch, b []byte, i int) int {
+	if t, one := d.soleTensor(b, i); one { // {"dense_input": [...]}
+		if d.rowPositional(s, b, t, d.pos) < 0 {
+			return -1
+		}
+		return skipValue(b, i)
+	}
 	i = skipWS(b, i+1)
 	if i < len(b) && b[i] == '}' {
 		return i + 1
@@ -211,6 +219,42 @@ func (d *driftMetrics) rowObject(s *driftScratch, b []byte, i int) int {
 		}
 	}
 	return -1
+}
+
+// soleTensor reports whether the object at i has a single member whose key
+// is not a feature and whose value is a list, and returns the value's index:
+// a Keras model's one named input tensor (TF Serving {"instances":
+// [{"dense_input": [v1, v2, ...]}]} or {"inputs": {"dense_input": [[...]]}}),
+// whose values are positional in the baseline's column order. In the common
+// case (the first key is a feature) it costs one lookup.
+func (d *driftMetrics) soleTensor(b []byte, i int) (int, bool) {
+	if i >= len(b) || b[i] != '{' {
+		return 0, false
+	}
+	k := skipWS(b, i+1)
+	if k >= len(b) || b[k] != '"' {
+		return 0, false
+	}
+	kend := skipValue(b, k)
+	if kend < 0 || d.lookup(b[k+1:kend-1]) >= 0 {
+		return 0, false
+	}
+	c := skipWS(b, kend)
+	if c >= len(b) || b[c] != ':' {
+		return 0, false
+	}
+	v := skipWS(b, c+1)
+	if v >= len(b) || b[v] != '[' {
+		return 0, false
+	}
+	e := skipValue(b, v)
+	if e < 0 {
+		return 0, false
+	}
+	if e = skipWS(b, e); e >= len(b) || b[e] != '}' {
+		return 0, false
+	}
+	return v, true
 }
 
 // rowPositional counts one row given as a list, element cols[k].col being
