@@ -3,6 +3,7 @@ package exporter
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 
 	"github.com/valyala/fasthttp"
@@ -79,7 +80,7 @@ const clientGone = 499
 func (e *Exporter) fail(ctx *fasthttp.RequestCtx, x *exchange, err error) int {
 	if x.gone.Load() {
 		e.m.failure[CauseClientGone].Inc()
-		ctx.SetConnectionClose()
+		noResponse(ctx)
 		return clientGone
 	}
 	cause := causeOf(err)
@@ -98,4 +99,14 @@ func writeJSON(ctx *fasthttp.RequestCtx, code int, v any) {
 	ctx.Response.Header.SetContentType("application/json")
 	ctx.Response.SetStatusCode(code)
 	ctx.Response.SetBody(append(b, '\n'))
+}
+
+// noResponse closes the client's connection without an answer: a client
+// taken for gone (it may only have half-closed) must not read a made-up
+// "200 OK" with an empty body. fasthttp then skips the response and closes
+// the connection after the (empty) hijack handler.
+func noResponse(ctx *fasthttp.RequestCtx) {
+	ctx.SetConnectionClose()
+	ctx.HijackSetNoResponse(true)
+	ctx.Hijack(func(net.Conn) {})
 }

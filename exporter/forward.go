@@ -69,6 +69,7 @@ func (e *Exporter) forward(ctx *fasthttp.RequestCtx, x *exchange, predict bool, 
 	}
 
 	code := resp.StatusCode()
+	ctx.Response.Header.SetNoDefaultContentType(true) // the upstream's type, or none
 	copyResponseHeader(&ctx.Response.Header, &resp.Header)
 	ctx.Response.SetStatusCode(code)
 	cl := resp.Header.ContentLength()
@@ -89,12 +90,20 @@ func (e *Exporter) forward(ctx *fasthttp.RequestCtx, x *exchange, predict bool, 
 		limit = e.respLimit
 	}
 	stream := cl < 0 || bytes.HasPrefix(ct, textEventStream)
-	if !stream && int64(cl) <= limit {
+	// fasthttp chunk-encodes every streamed body of unknown length, which an
+	// HTTP/1.0 client cannot read (RFC 9112 6.1): such a client gets the
+	// answer buffered, up to limit, with its length.
+	http10 := cl < 0 && !ctx.Request.Header.IsHTTP11()
+	if http10 || (!stream && int64(cl) <= limit) {
 		// Known, bounded length: read it all first, so a broken upstream
 		// still gets a clean error status.
+		var full bool
 		var ferr error
-		x.buf, _, ferr = readBody(x.buf, bs, limit)
+		x.buf, full, ferr = readBody(x.buf, bs, limit)
 		_ = resp.CloseBodyStream()
+		if ferr == nil && !full {
+			ferr = fmt.Errorf("answer of unknown length over %d bytes for an HTTP/1.0 client", limit)
+		}
 		if ferr != nil {
 			code := e.fail(ctx, x, fmt.Errorf("read response body: %w", ferr))
 			x.release()
@@ -119,6 +128,9 @@ func (e *Exporter) forward(ctx *fasthttp.RequestCtx, x *exchange, predict bool, 
 		s.capture = x.buf[:0]
 		s.capturing = true
 	}
+	// The status and headers go out at once, not with the first chunk (an
+	// LLM server may think for seconds before its first token).
+	ctx.Response.ImmediateHeaderFlush = true
 	ctx.Response.SetBodyStream(s, cl)
 	return code, true
 }
@@ -186,14 +198,23 @@ func (s *answerStream) CloseWithError(werr error) error {
 	}
 	s.closed = true
 	e, x := s.e, s.x
+	code := s.code
+	// fasthttp calls this from its body writer, which swallows a panic: the
+	// slot and the request's accounting are released whatever happens.
+	defer func() {
+		if cap(s.capture) <= maxPooledBuf && s.capture != nil {
+			x.buf = s.capture[:0]
+		}
+		x.release()
+		e.finish(s.d, code)
+	}()
 	_ = s.x.resp.CloseBodyStream()
 	e.m.upDur.Observe(time.Since(s.start).Seconds())
-	code := s.code
 	switch {
 	case s.eof:
 		x.detach(true)
 		if s.capturing {
-			e.m.answer(s.capture)
+			e.answerSafely(s.capture)
 		}
 	case s.rerr != nil && !x.gone.Load():
 		x.detach(false)
@@ -205,12 +226,18 @@ func (s *answerStream) CloseWithError(werr error) error {
 		e.m.failure[CauseClientGone].Inc()
 		code = clientGone
 	}
-	if cap(s.capture) <= maxPooledBuf && s.capture != nil {
-		x.buf = s.capture[:0]
-	}
-	x.release()
-	e.finish(s.d, code)
 	return nil
+}
+
+// answerSafely counts a streamed answer's predictions; a panic in the
+// counting is logged, never passed to fasthttp's body writer.
+func (e *Exporter) answerSafely(body []byte) {
+	defer func() {
+		if r := recover(); r != nil {
+			e.log.printf(e, "panic counting a streamed answer: %v", r)
+		}
+	}()
+	e.m.answer(body)
 }
 
 // outRequest builds the upstream request in out: same method, x.uri as the

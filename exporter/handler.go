@@ -63,6 +63,9 @@ func (e *Exporter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	e.handleWith(&ctx, r.Context().Err)
 	_ = rc.SetReadDeadline(time.Time{})
+	if ctx.Hijacked() {
+		panic(http.ErrAbortHandler) // the client is gone: no answer (see noResponse)
+	}
 
 	resp := &ctx.Response
 	wh := w.Header()

@@ -264,6 +264,10 @@ func (e *Exporter) roundTrip(x *exchange, req *fasthttp.Request, resp *fasthttp.
 		}
 		resp.StreamBody = true
 		resp.SkipBody = head
+		// An answer without a Content-Type must reach the client without
+		// one, not with fasthttp's default text/plain (a 304 would retype a
+		// cached JSON answer). Reset clears the flag, so set it each time.
+		resp.Header.SetNoDefaultContentType(true)
 		if err := resp.ReadLimitBody(uc.br, 0); err != nil {
 			x.detach(false)
 			return fmt.Errorf("read response: %w", err)
