@@ -113,9 +113,11 @@ func (p *pool) get(deadline time.Time, x *exchange) (*upConn, error) {
 		p.idle[n-1] = nil
 		p.idle = p.idle[:n-1]
 		p.mu.Unlock()
-		if !uc.deadline.After(time.Now()) {
-			// A passed deadline would stop the peek: clear it (it is left
-			// set while idle to save two timer updates per request).
+		if uc.deadline.Before(time.Now().Add(time.Second)) {
+			// A passed deadline would stop the peek, which would then report
+			// a quiet socket unseen: clear it (it is left set while idle to
+			// save two timer updates per request), also when it is about to
+			// pass between this check and the peek.
 			_ = uc.c.SetReadDeadline(time.Time{})
 		}
 		if quiet, _ := uc.peek.state(); quiet {
