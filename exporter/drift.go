@@ -53,6 +53,11 @@ type driftMetrics struct {
 	predValue  prometheus.Histogram // nil unless the prediction kind is value
 	confidence prometheus.Histogram
 	classes    [][]byte // class labels by probability index (baseline class bins), or nil
+	// sigmoid: the baseline was made from a model answering one probability
+	// per row (classes exactly "0" and "1", with a confidence): a number in
+	// [0, 1] is class p >= 0.5 with confidence max(p, 1-p), as `stackgen
+	// baseline --predict` reads such answers.
+	sigmoid bool
 
 	scratch sync.Pool     // *driftScratch
 	rows    atomic.Uint64 // input rows committed (for tests and fuzzing)
@@ -152,6 +157,7 @@ func newDriftMetrics(reg *prometheus.Registry, b *baseline.Baseline, preds *clas
 					break
 				}
 			}
+			d.sigmoid = p.Confidence != nil && len(p.Bins) == 2 && p.Bins[0].Label == "0" && p.Bins[1].Label == "1"
 		case baseline.PredictionValue:
 			d.predValue = prometheus.NewHistogram(prometheus.HistogramOpts{
 				Name:    stack.MetricPredictionValue,

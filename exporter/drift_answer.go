@@ -23,6 +23,11 @@ import (
 //     --predict` records for probability answers);
 //     the class of an object is its key.
 //
+// With a sigmoid baseline (classes "0" and "1" with a confidence, made by
+// `stackgen baseline --predict` from a model answering one probability per
+// row) a number in [0, 1], bare or as [p], is class p >= 0.5 with confidence
+// max(p, 1-p), and is not counted as a class of its own.
+//
 // Anything else (strings, objects with non-numbers, longer lists with values
 // outside [0, 1] such as logits) is left to the class counting of
 // eachPrediction. A malformed answer adds nothing here.
@@ -66,6 +71,8 @@ func (d *driftMetrics) predictions(b []byte, i int, classes *classCache) {
 		case '[':
 			n, top, arg := probRow(b, v)
 			switch {
+			case n == 1 && d.sigmoid && top >= 0 && top <= 1:
+				d.sigmoidClass(top, classes)
 			case n == 1 && d.predValue != nil:
 				d.predValue.Observe(top)
 			case n >= 2:
@@ -84,7 +91,11 @@ func (d *driftMetrics) predictions(b []byte, i int, classes *classCache) {
 				classes.inc(key, true, bytes.IndexByte(key, '\\') >= 0)
 			}
 		default:
-			if d.predValue != nil {
+			if d.sigmoid {
+				if x, ok := jsonNumber(b, v); ok && x >= 0 && x <= 1 {
+					d.sigmoidClass(x, classes)
+				}
+			} else if d.predValue != nil {
 				if x, ok := jsonNumber(b, v); ok {
 					d.predValue.Observe(x)
 				}
@@ -92,6 +103,28 @@ func (d *driftMetrics) predictions(b []byte, i int, classes *classCache) {
 		}
 		return true
 	})
+}
+
+// sigmoidClass counts one single-probability answer of a sigmoid model:
+// class "1" when p >= 0.5, else "0", with confidence max(p, 1-p).
+func (d *driftMetrics) sigmoidClass(p float64, classes *classCache) {
+	d.confidence.Observe(max(p, 1-p))
+	if p >= 0.5 {
+		classes.inc(indexLabels[1], true, false)
+	} else {
+		classes.inc(indexLabels[0], true, false)
+	}
+}
+
+// isProbability reports whether a raw prediction is a number in [0, 1]:
+// for a sigmoid baseline those are counted by the drift side, not as
+// classes of their own.
+func isProbability(raw []byte, str bool) bool {
+	if str || len(raw) == 0 || raw[0] == 't' || raw[0] == 'f' {
+		return false
+	}
+	x, err := strconv.ParseFloat(string(raw), 64)
+	return err == nil && x >= 0 && x <= 1
 }
 
 // jsonNumber parses the finite JSON number at v.

@@ -308,12 +308,27 @@ func TestDriftAnswer(t *testing.T) {
 		Bins: []baseline.Bin{{Label: "a", Ratio: .3}, {Label: "b", Ratio: .3}, {Label: "c", Ratio: .4}}}
 	padded := driftTestBaseline(t)
 	padded.Prediction.Bins = []baseline.Bin{{Label: "1", Ratio: 1}, {Label: "other", Ratio: 0}}
+	sigmoid := driftTestBaseline(t)
+	sigmoid.Prediction = &baseline.Prediction{Kind: baseline.PredictionClass, From: "model",
+		Bins: []baseline.Bin{{Label: "0", Ratio: .7}, {Label: "1", Ratio: .3}}, Confidence: &baseline.Confidence{Mean: .8, Rows: 100}}
+	labels01 := driftTestBaseline(t) // the same classes without a confidence: labels, not probabilities
+	labels01.Prediction = &baseline.Prediction{Kind: baseline.PredictionClass, From: "target",
+		Bins: []baseline.Bin{{Label: "0", Ratio: .7}, {Label: "1", Ratio: .3}}}
 	tests := []struct {
 		name string
 		b    *baseline.Baseline
 		body string
-		want map[string]float64 // series that must have these values
+		want map[string]float64 // series that must have these values (-1: must not exist)
 	}{
+		{"sigmoid baseline: [p] and bare p are class p >= 0.5 with confidence max(p, 1-p)", sigmoid,
+			`{"predictions":[[0.25],[0.9],0.5,[1]]}`,
+			map[string]float64{"model_prediction_confidence_count{}": 4, "model_prediction_confidence_sum{}": 0.75 + 0.9 + 0.5 + 1,
+				MetricPredictions + "{class=0}": 1, MetricPredictions + "{class=1}": 3,
+				MetricPredictions + "{class=0.25}": -1, MetricPredictions + "{class=0.9}": -1}},
+		{"0/1 labels without a confidence stay labels; probabilities are classes of their own", labels01,
+			`{"predictions":[[0.25],1,0]}`,
+			map[string]float64{"model_prediction_confidence_count{}": 0,
+				MetricPredictions + "{class=0}": 1, MetricPredictions + "{class=1}": 1, MetricPredictions + "{class=0.25}": 1}},
 		{"probability rows: confidence and argmax class by the baseline's classes", driftTestBaseline(t),
 			`{"predictions":[[0.2,0.8],[0.9,0.1]]}`,
 			map[string]float64{"model_prediction_confidence_count{}": 2, "model_prediction_confidence_sum{}": 1.7,
@@ -348,6 +363,12 @@ func TestDriftAnswer(t *testing.T) {
 			got := driftGather(t, m.reg)
 			for k, v := range tt.want {
 				g, ok := got[k]
+				if v < 0 { // must not exist
+					if ok {
+						t.Errorf("%s = %v exists, want no such series", k, g)
+					}
+					continue
+				}
 				if !ok || g < v-1e-9 || g > v+1e-9 {
 					t.Errorf("%s = %v (present %v), want %v; have %v", k, g, ok, v, slices.Sorted(maps.Keys(got)))
 				}

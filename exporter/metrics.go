@@ -337,10 +337,23 @@ func (m *metrics) request(body []byte, csv bool) {
 // a baseline, prediction values and confidence (drift_answer.go).
 func (m *metrics) answer(body []byte) {
 	if len(body) > 0 {
-		eachPrediction(body, m.classes.inc)
+		if m.drift != nil && m.drift.sigmoid {
+			eachPrediction(body, m.incUnlessProbability)
+		} else {
+			eachPrediction(body, m.classes.inc)
+		}
 		if m.drift != nil {
 			m.drift.answer(body, &m.classes)
 		}
+	}
+}
+
+// incUnlessProbability counts a prediction as a class unless it is a
+// probability, which a sigmoid baseline's drift side counts (see
+// driftMetrics.sigmoid).
+func (m *metrics) incUnlessProbability(raw []byte, str, escaped bool) {
+	if !isProbability(raw, str) {
+		m.classes.inc(raw, str, escaped)
 	}
 }
 
