@@ -1,12 +1,14 @@
 package commands
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"time"
 
 	"github.com/prometheus/client_golang/api"
@@ -161,14 +163,47 @@ func reportServices(ctx context.Context, dir, name string) ([]report.Service, st
 	return out, ""
 }
 
-// openBrowser opens path with xdg-open when there is one; otherwise it says so.
+// openBrowser opens path with the desktop's opener (xdg-open on Linux and
+// BSD, open on macOS) when there is a display; otherwise, or when the opener
+// fails, it says so: the path printed above is the report either way.
 func openBrowser(cmd *cobra.Command, path string) {
-	bin, err := exec.LookPath("xdg-open")
+	if msg := openReport(path, runtime.GOOS, os.Getenv, exec.LookPath, runOpener); msg != "" {
+		fmt.Fprintln(cmd.ErrOrStderr(), "stackgen: "+msg)
+	}
+}
+
+// runOpener runs the opener and waits for it (xdg-open returns once the
+// browser was handed the file), bounded by 10 s.
+func runOpener(bin, path string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, bin, path).CombinedOutput()
+	if err != nil && len(bytes.TrimSpace(out)) > 0 {
+		return fmt.Errorf("%w: %s", err, bytes.TrimSpace(out))
+	}
+	return err
+}
+
+// openReport opens path and returns what to tell the user, "" when it was
+// opened.
+func openReport(path, goos string, getenv func(string) string, lookPath func(string) (string, error), run func(bin, path string) error) string {
+	opener := "xdg-open"
+	switch goos {
+	case "darwin":
+		opener = "open"
+	case "windows":
+		return "--open is not supported on Windows; open the path above by hand"
+	default:
+		if getenv("DISPLAY") == "" && getenv("WAYLAND_DISPLAY") == "" {
+			return "--open: no display (DISPLAY and WAYLAND_DISPLAY are unset); open the path above on a machine with a browser"
+		}
+	}
+	bin, err := lookPath(opener)
 	if err != nil {
-		fmt.Fprintln(cmd.ErrOrStderr(), "stackgen: no browser opener (xdg-open) found; open the path above by hand")
-		return
+		return "--open: no browser opener (" + opener + ") found; open the path above by hand"
 	}
-	if err := exec.Command(bin, path).Start(); err != nil {
-		fmt.Fprintln(cmd.ErrOrStderr(), "stackgen: open browser:", err)
+	if err := run(bin, path); err != nil {
+		return "--open: " + opener + " failed (" + err.Error() + "); open the path above by hand"
 	}
+	return ""
 }

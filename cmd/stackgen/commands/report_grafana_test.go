@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -56,6 +57,55 @@ func TestReportGrafana(t *testing.T) {
 			}
 			if tt.password != "" && strings.Contains(shown, tt.password) {
 				t.Errorf("the password shows in %q", shown)
+			}
+		})
+	}
+}
+
+// TestOpenReport checks what --open does: it opens the report only where
+// there is a display and an opener, and says why not otherwise (never
+// silently).
+func TestOpenReport(t *testing.T) {
+	env := func(vars map[string]string) func(string) string {
+		return func(k string) string { return vars[k] }
+	}
+	found := func(name string) (string, error) { return "/usr/bin/" + name, nil }
+	missing := func(name string) (string, error) { return "", errors.New("not found") }
+	ok := func(string, string) error { return nil }
+	broken := func(string, string) error { return errors.New("exit status 3") }
+	tests := []struct {
+		name   string
+		goos   string
+		env    map[string]string
+		look   func(string) (string, error)
+		run    func(string, string) error
+		want   string // substring of the message; "" means opened
+		opener string // the opener that must have been run
+	}{
+		{"linux with X", "linux", map[string]string{"DISPLAY": ":0"}, found, ok, "", "/usr/bin/xdg-open"},
+		{"linux with Wayland", "linux", map[string]string{"WAYLAND_DISPLAY": "wayland-0"}, found, ok, "", "/usr/bin/xdg-open"},
+		{"linux without display", "linux", nil, found, ok, "no display", ""},
+		{"no opener", "linux", map[string]string{"DISPLAY": ":0"}, missing, ok, "no browser opener (xdg-open)", ""},
+		{"opener fails", "linux", map[string]string{"DISPLAY": ":0"}, found, broken, "xdg-open failed (exit status 3)", "/usr/bin/xdg-open"},
+		{"macOS needs no DISPLAY", "darwin", nil, found, ok, "", "/usr/bin/open"},
+		{"windows", "windows", nil, found, ok, "not supported on Windows", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var ran string
+			run := func(bin, path string) error {
+				ran = bin
+				if path != "/r/index.html" {
+					t.Errorf("opened %q", path)
+				}
+				return tt.run(bin, path)
+			}
+			msg := openReport("/r/index.html", tt.goos, env(tt.env), tt.look, run)
+			if (tt.want == "") != (msg == "") || !strings.Contains(msg, tt.want) {
+				t.Errorf("message %q, want %q", msg, tt.want)
+			}
+			if ran != tt.opener {
+				t.Errorf("ran %q, want %q", ran, tt.opener)
 			}
 		})
 	}
