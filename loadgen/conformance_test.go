@@ -260,15 +260,24 @@ func TestLeftoverBytes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			// Never a desync: no status but 200 is ever counted. net/http's
-			// Transport may hand the pooled connection to the next request
-			// before its read loop has seen the leftover bytes (the race the
-			// exporter guards against too); then that request fails as a
-			// protocol error, which is safe. fasthttp drops the leftovers.
+			// fasthttp (the default client for http://) drops the leftovers:
+			// never a desync, every request counts 200. net/http's Transport
+			// (https://, --http-client std) may hand the pooled connection to
+			// the next request before its read loop has seen the leftover
+			// bytes (a race in the Transport itself, the one the exporter
+			// once guarded against by hand): that request then fails as a
+			// protocol error or, rarely, counts the leftover "299" as its
+			// answer (seen once in CI under -race). docs/bench-load.md says so.
 			okN, protoN := res.StatusCount(200), res.TransportErrors[KindProtocol]
-			wantAllOK := !std
-			if len(res.StatusCodes) > 1 || okN+protoN != n || len(res.TransportErrors) > 1 || (wantAllOK && okN != n) || (std && okN == 0) {
-				t.Fatalf("status=%v transport=%v: want %d × 200 (std: 200s and protocol errors only) and nothing else", res.StatusCodes, res.TransportErrors, n)
+			desync := res.StatusCount(299)
+			if !std && (len(res.StatusCodes) > 1 || okN != n || len(res.TransportErrors) > 0) {
+				t.Fatalf("status=%v transport=%v: want %d × 200 and nothing else", res.StatusCodes, res.TransportErrors, n)
+			}
+			if std && (okN+protoN+desync != n || len(res.TransportErrors) > 1 || okN == 0) {
+				t.Fatalf("status=%v transport=%v: want %d answers: 200s, protocol errors and (net/http's race) the leftover's 299, nothing else", res.StatusCodes, res.TransportErrors, n)
+			}
+			if desync > 0 {
+				t.Logf("net/http counted the leftover as an answer %d time(s) of %d", desync, n)
 			}
 		})
 	}
