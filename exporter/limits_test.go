@@ -48,27 +48,41 @@ func TestClientGone(t *testing.T) {
 		}
 	})
 	_, px := startExporter(t, Config{Upstream: up.url(), Kind: KindMLflow, Timeout: 10 * time.Second})
-	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, "POST", px.URL+"/predict", strings.NewReader(`{"instances":[1]}`))
-	if _, err := http.DefaultClient.Do(req); err == nil {
-		t.Fatal("request did not time out on the client side")
-	}
-	left := time.Now()
-	select {
-	case at := <-closed:
-		if d := at.Sub(left); d > time.Second {
-			t.Errorf("upstream exchange cancelled %v after the client left", d)
-		}
-	case <-time.After(3 * time.Second):
-		t.Fatal("upstream exchange not cancelled when the client left")
-	}
+	left := clientLeaves(t, px.URL+"/predict")
+	cancelledWithin(t, closed, left, "upstream exchange")
 	waitMetric(t, px.URL, MetricRequests, map[string]string{"route": "/predict", "code": "499"}, 1)
 	mfs := scrape(t, px.URL)
 	mustValue(t, mfs, MetricUpstreamFailures, map[string]string{"cause": CauseClientGone}, 1)
 	mustValue(t, mfs, MetricUpstreamFailures, map[string]string{"cause": CauseTimeout}, 0)
 	if v, _ := value(mfs, MetricRequests, map[string]string{"route": "/predict", "code": "200"}); v != 0 {
 		t.Errorf("departed client counted as 200")
+	}
+}
+
+// clientLeaves posts a prediction to url with a client that gives up after
+// 200 ms, and returns when it left.
+func clientLeaves(t *testing.T, url string) time.Time {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "POST", url, strings.NewReader(`{"instances":[1]}`))
+	if _, err := http.DefaultClient.Do(req); err == nil {
+		t.Fatal("request did not time out on the client side")
+	}
+	return time.Now()
+}
+
+// cancelledWithin fails unless what (the upstream exchange, the dial)
+// reports its cancellation on ch within 1 s of the client leaving.
+func cancelledWithin(t *testing.T, ch <-chan time.Time, left time.Time, what string) {
+	t.Helper()
+	select {
+	case at := <-ch:
+		if d := at.Sub(left); d > time.Second {
+			t.Errorf("%s cancelled %v after the client left", what, d)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatalf("%s not cancelled when the client left", what)
 	}
 }
 
